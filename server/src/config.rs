@@ -1,0 +1,118 @@
+//! Command-line and environment configuration (`chat-server --help`).
+
+use std::{net::IpAddr, path::PathBuf, time::Duration};
+
+use clap::Parser;
+
+/// A Socket.IO chat backend: JWT-authenticated rooms, history and user lookup over one port,
+/// a drop-in for the classic Express + Socket.IO + JWT chat backend.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "chat-server", version, about)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "HOST", default_value = "0.0.0.0")]
+    pub host: IpAddr,
+
+    /// Port for HTTP and Socket.IO (0 picks a free one).
+    #[arg(long, env = "PORT", default_value_t = shared::defaults::PORT)]
+    pub port: u16,
+
+    /// Folder for the embedded SQLite database and the generated JWT secret.
+    #[arg(long, env = "CHAT_DATA_DIR", default_value = "chat-data")]
+    pub data_dir: PathBuf,
+
+    /// Storage backend: `sqlite://PATH` or `mongodb://HOST/DB` (database name from the path,
+    /// default `chat`). Unset: SQLite in the data dir.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// HS256 signing secret for login tokens (at least 32 bytes recommended). Unset: a random
+    /// 256-bit secret is generated once and kept in the data dir (mode 0600).
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true, hide = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Origins allowed to call the API and Socket.IO from a browser (comma-separated or repeated;
+    /// `*` allows any). Unset: no cross-origin access.
+    #[arg(long = "cors-origin", env = "CORS_ORIGIN", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Largest chat message, in bytes of UTF-8.
+    #[arg(long, env = "CHAT_MAX_MESSAGE_BYTES", default_value_t = shared::defaults::MAX_MESSAGE_BYTES)]
+    pub max_message_bytes: usize,
+
+    /// Largest HTTP request body, in bytes.
+    #[arg(long, env = "CHAT_MAX_BODY_BYTES", default_value_t = 16 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Largest Socket.IO / Engine.IO packet a client may send, in bytes.
+    #[arg(long, env = "CHAT_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
+    pub max_frame_bytes: usize,
+
+    /// Packets queued per socket before it counts as too slow and is disconnected (never a
+    /// silent drop).
+    #[arg(long, env = "CHAT_SOCKET_BUFFER", default_value_t = 4096)]
+    pub socket_buffer: usize,
+
+    /// Messages replayed on connect and on `chat.join`.
+    #[arg(long, env = "CHAT_HISTORY", default_value_t = shared::defaults::HISTORY_LEN)]
+    pub history: usize,
+
+    /// Chat messages a socket may send per second (sustained).
+    #[arg(long, env = "CHAT_MESSAGES_PER_SECOND", default_value_t = 10)]
+    pub messages_per_second: u32,
+
+    /// Chat messages a socket may send in a burst above the sustained rate.
+    #[arg(long, env = "CHAT_MESSAGE_BURST", default_value_t = 30)]
+    pub message_burst: u32,
+
+    /// Simultaneous Socket.IO connections from one client address.
+    #[arg(long, env = "CHAT_MAX_CONNECTIONS_PER_IP", default_value_t = 64)]
+    pub max_connections_per_ip: usize,
+
+    /// Rooms one socket may be in at once.
+    #[arg(long, env = "CHAT_MAX_ROOMS_PER_SOCKET", default_value_t = 32)]
+    pub max_rooms_per_socket: usize,
+
+    /// HTTP API requests per minute from one client address.
+    #[arg(long, env = "CHAT_HTTP_REQUESTS_PER_MINUTE", default_value_t = 120)]
+    pub http_requests_per_minute: u32,
+
+    /// Failed logins allowed per username, and per client address, in 15 minutes.
+    #[arg(long, env = "CHAT_MAX_FAILED_LOGINS", default_value_t = 10)]
+    pub max_failed_logins: u32,
+
+    /// Turn off the message, HTTP and login rate limits and the per-address connection cap
+    /// (for load tests and benchmarks that open thousands of sockets from one address).
+    #[arg(long, env = "CHAT_NO_RATE_LIMITS", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_rate_limits: bool,
+
+    /// Longest wait for one database call, in milliseconds, before it counts as unavailable.
+    #[arg(long, env = "CHAT_STORE_TIMEOUT_MS", default_value_t = 5000)]
+    pub store_timeout_ms: u64,
+}
+
+impl Config {
+    pub fn store_timeout(&self) -> Duration {
+        Duration::from_millis(self.store_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_sane() {
+        let c = Config::try_parse_from(["chat-server"]).unwrap();
+        assert_eq!(c.port, 3001);
+        assert_eq!(c.max_message_bytes, 4096);
+        assert!(c.cors_origins.is_empty());
+        assert!(!c.no_rate_limits);
+    }
+
+    #[test]
+    fn cors_origins_split_on_commas() {
+        let c = Config::try_parse_from(["chat-server", "--cors-origin", "http://a,http://b"]).unwrap();
+        assert_eq!(c.cors_origins, ["http://a", "http://b"]);
+    }
+}

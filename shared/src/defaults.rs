@@ -1,0 +1,14 @@
+//! Defaults both sides agree on.
+
+/// Port `chat-server` listens on and `chat-tui` connects to.
+pub const PORT: u16 = 3001;
+/// Room a socket joins when the handshake names none.
+pub const ROOM: &str = "public";
+/// Server URL `chat-tui` uses when none is given.
+pub const SERVER_URL: &str = "http://localhost:3001";
+/// Messages replayed on connect and on `chat.join`.
+pub const HISTORY_LEN: usize = 50;
+/// Largest message text, in bytes of UTF-8.
+pub const MAX_MESSAGE_BYTES: usize = 4096;
+/// Query-string key that carries the room in the Socket.IO handshake.
+pub const ROOM_QUERY_KEY: &str = "room";
