@@ -4,10 +4,16 @@ use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 use clap::Parser;
 
+const ENV_HELP: &str = "Environment only:
+  JWT_SECRET  HS256 signing secret for login tokens (32+ random bytes; the same value as the Node
+              backend's keeps its tokens valid). Unset: a random 256-bit secret is generated once
+              and kept in the data dir (mode 0600), so tokens survive restarts.
+  RUST_LOG    Log filter (default `warn`; `info` logs one line per connection and disconnection).";
+
 /// A Socket.IO chat backend: JWT-authenticated rooms, history and user lookup over one port,
 /// a drop-in for the classic Express + Socket.IO + JWT chat backend.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "chat-server", version, about)]
+#[command(name = "chat-server", version, about, after_help = ENV_HELP)]
 pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "HOST", default_value = "0.0.0.0")]
@@ -26,9 +32,8 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
-    /// HS256 signing secret for login tokens (at least 32 bytes recommended). Unset: a random
-    /// 256-bit secret is generated once and kept in the data dir (mode 0600).
-    #[arg(long, env = "JWT_SECRET", hide_env_values = true, hide = true)]
+    /// From `JWT_SECRET` only: a flag would show the secret in the process list.
+    #[arg(skip = std::env::var("JWT_SECRET").ok().filter(|s| !s.is_empty()))]
     pub jwt_secret: Option<String>,
 
     /// Origins allowed to call the API and Socket.IO from a browser (comma-separated or repeated;

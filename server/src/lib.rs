@@ -12,19 +12,176 @@ pub mod socket;
 pub mod state;
 pub mod store;
 
+use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
+
+use axum::{
+    http::{HeaderValue, Method, header},
+    serve::ListenerExt,
+};
+use socketioxide::SocketIo;
+use tokio::{net::TcpListener, task::JoinHandle};
+use tower::ServiceBuilder;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
 pub use config::Config;
 
-/// Serves HTTP and Socket.IO on `listener` until `shutdown` resolves, then tells clients,
-/// finishes pending message writes and closes the store.
+use crate::{
+    socket::history::History,
+    state::{AppState, Limits},
+    store::writer::MessageWriter,
+};
+
+/// Why the server could not start or keep serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("data dir {path} is not usable")]
+    DataDir { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Auth(#[from] auth::AuthError),
+    #[error("server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Messages waiting to be written before senders wait for the store.
+const WRITE_QUEUE: usize = 16 * 1024;
+/// How often idle rate-limiter entries are dropped.
+const LIMITER_SWEEP: Duration = Duration::from_secs(60);
+
+/// Serves HTTP and Socket.IO on `listener` until `shutdown` resolves: [`Server::open`] then
+/// [`Server::serve`].
 ///
 /// # Errors
-/// A data dir that cannot be created or written, a bad `DATABASE_URL`, an unreachable
-/// database, or a failure of the listener.
+/// See [`Server::open`] and [`Server::serve`].
 pub async fn run(
     config: Config,
-    listener: tokio::net::TcpListener,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let _ = (config, listener, shutdown.await);
-    todo!()
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    Server::open(config).await?.serve(listener, shutdown).await
+}
+
+/// A server whose store and secrets are ready, not yet serving.
+pub struct Server {
+    state: AppState,
+    writer_task: JoinHandle<()>,
+}
+
+impl Server {
+    /// Prepares the data dir, opens the store and loads the JWT secret.
+    ///
+    /// # Errors
+    /// A data dir that cannot be created or written, a bad `DATABASE_URL` or an unreachable
+    /// database.
+    pub async fn open(config: Config) -> Result<Self, ServerError> {
+        let config = Arc::new(config);
+        if config.database_url.is_none() || config.jwt_secret.is_none() {
+            prepare_data_dir(&config.data_dir)?;
+        }
+        let store =
+            store::open(config.database_url.as_deref(), &config.data_dir, config.store_timeout()).await?;
+        let secret = auth::load_or_create_secret(config.jwt_secret.as_deref(), &config.data_dir)?;
+        let dummy_hash = tokio::task::spawn_blocking(auth::dummy_hash)
+            .await
+            .map_err(|e| auth::AuthError::Hash(e.to_string()))??;
+        let (writer, writer_task) = MessageWriter::spawn(store.clone(), WRITE_QUEUE);
+        let state = AppState {
+            history: Arc::new(History::new(store.clone(), writer.clone(), config.history)),
+            limits: Arc::new(Limits::new(&config)),
+            tokens: Arc::new(auth::Tokens::new(&secret)),
+            dummy_hash: dummy_hash.into(),
+            store,
+            writer,
+            config,
+        };
+        Ok(Self { state, writer_task })
+    }
+
+    /// Serves until `shutdown` resolves, then disconnects clients, writes pending messages
+    /// and closes the store.
+    ///
+    /// # Errors
+    /// A failure of the listener.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let Self { state, writer_task } = self;
+        let config = state.config.clone();
+        let (socket_layer, io) = SocketIo::builder()
+            .with_state(state.clone())
+            .max_buffer_size(config.socket_buffer)
+            .max_payload(config.max_frame_bytes as u64)
+            .ws_max_message_size(config.max_frame_bytes)
+            .ws_max_frame_size(config.max_frame_bytes)
+            .build_layer();
+        socket::register(&io);
+        let app = http::router(state.clone())
+            .layer(ServiceBuilder::new().layer(cors(&config.cors_origins)).layer(socket_layer));
+
+        let sweeper = tokio::spawn({
+            let limits = state.limits.clone();
+            async move {
+                let mut every = tokio::time::interval(LIMITER_SWEEP);
+                loop {
+                    every.tick().await;
+                    limits.forget_idle();
+                }
+            }
+        });
+        // Node's http server sets TCP_NODELAY; without it small chat frames wait on Nagle.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!("could not set TCP_NODELAY: {e}");
+            }
+        });
+        let closing_io = io.clone();
+        let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!("shutting down: disconnecting clients");
+                closing_io.close().await;
+            })
+            .await;
+
+        sweeper.abort();
+        state.writer.flush().await;
+        state.store.close().await;
+        writer_task.abort();
+        served.map_err(ServerError::from)
+    }
+}
+
+/// Creates the data dir if needed (owner-only: it holds password hashes and the JWT secret)
+/// and proves it writable, so a bad path fails at start.
+fn prepare_data_dir(dir: &Path) -> Result<(), ServerError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let error = |source| ServerError::DataDir { path: dir.display().to_string(), source };
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(error)?;
+    tempfile::tempfile_in(dir).map(drop).map_err(error)
+}
+
+/// No cross-origin access unless origins are configured; `*` allows any, with a warning.
+fn cors(origins: &[String]) -> CorsLayer {
+    if origins.is_empty() {
+        return CorsLayer::new();
+    }
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION]);
+    if origins.iter().any(|o| o == "*") {
+        tracing::warn!("CORS allows any origin (--cors-origin '*')");
+        return layer.allow_origin(AllowOrigin::any());
+    }
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| {
+            HeaderValue::from_str(o)
+                .inspect_err(|_| tracing::warn!("ignoring invalid CORS origin {o:?}"))
+                .ok()
+        })
+        .collect();
+    layer.allow_origin(AllowOrigin::list(allowed))
 }

@@ -10,7 +10,11 @@ pub mod mongo;
 pub mod sqlite;
 pub mod writer;
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -81,7 +85,7 @@ pub async fn open(
             Arc::new(mongo::MongoStore::connect(url, timeout).await?)
         }
         Some(url) if url.starts_with("sqlite://") => {
-            Arc::new(sqlite::SqliteStore::open(Path::new(&url["sqlite://".len()..]))?)
+            Arc::new(open_sqlite(url["sqlite://".len()..].into()).await?)
         }
         Some(url) => {
             return Err(StoreError::Backend(format!(
@@ -89,9 +93,16 @@ pub async fn open(
                 redact_url(url)
             )));
         }
-        None => Arc::new(sqlite::SqliteStore::open(&data_dir.join("chat.db"))?),
+        None => Arc::new(open_sqlite(data_dir.join("chat.db")).await?),
     };
     Ok(Arc::new(Timed { inner: store, timeout }))
+}
+
+/// Opening migrates the file: blocking work, kept off the async workers.
+async fn open_sqlite(path: PathBuf) -> Result<sqlite::SqliteStore, StoreError> {
+    tokio::task::spawn_blocking(move || sqlite::SqliteStore::open(&path))
+        .await
+        .map_err(|e| StoreError::Backend(format!("opening SQLite failed: {e}")))?
 }
 
 /// Hides the password of a `scheme://user:password@host/…` URL for logs and errors.

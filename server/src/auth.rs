@@ -1,0 +1,290 @@
+//! Passwords, login tokens and the failed-login throttle.
+//!
+//! Passwords are hashed with argon2id; bcrypt hashes written by the Node backend still
+//! verify, so its users can log in after a move. Tokens are HS256 JWTs whose `sub` is the
+//! user id, the algorithm pinned and `exp` required, the same shape the Node backend signs.
+
+use std::{
+    collections::HashMap,
+    fs,
+    io::{self, Write},
+    path::Path,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use argon2::{
+    Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
+    password_hash::{
+        SaltString,
+        rand_core::{OsRng, RngCore},
+    },
+};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+/// How long a login token is valid.
+pub const TOKEN_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// Name of the generated secret inside the data dir.
+const SECRET_FILE: &str = "jwt-secret";
+/// Below this a secret is guessable offline from one token.
+const MIN_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("could not hash password: {0}")]
+    Hash(String),
+    #[error("could not sign token: {0}")]
+    Sign(#[from] jsonwebtoken::errors::Error),
+    #[error("could not read or create the JWT secret in {path}")]
+    Secret { path: String, source: io::Error },
+}
+
+/// Hashes a new password with argon2id (the crate's defaults follow OWASP's minimum).
+/// CPU-bound for tens of milliseconds: call it from `spawn_blocking`.
+pub fn hash_password(password: &str) -> Result<String, AuthError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AuthError::Hash(e.to_string()))
+}
+
+/// Checks a password against an argon2 PHC string or a bcrypt hash (`$2a$`, `$2b$`, `$2y$`).
+/// An unreadable hash never verifies. CPU-bound: call it from `spawn_blocking`.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    if hash.starts_with("$2") {
+        return bcrypt::verify(password, hash).unwrap_or(false);
+    }
+    PasswordHash::new(hash)
+        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .unwrap_or(false)
+}
+
+/// A hash of a random password, checked against when the username is unknown so that a
+/// failed login takes as long whether or not the user exists.
+pub fn dummy_hash() -> Result<String, AuthError> {
+    hash_password(&random_hex(16))
+}
+
+/// `len` random bytes from the OS, as lowercase hex.
+fn random_hex(len: usize) -> String {
+    let mut bytes = vec![0u8; len];
+    OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// JWT claims: the Node backend signs `{sub, iat, exp}` too.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub iat: u64,
+    pub exp: u64,
+}
+
+/// Signs and checks login tokens with one secret.
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl Tokens {
+    pub fn new(secret: &[u8]) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.algorithms = vec![Algorithm::HS256];
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.leeway = 5;
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+        }
+    }
+
+    /// A token for `user_id`, valid for [`TOKEN_TTL`].
+    pub fn issue(&self, user_id: &str) -> Result<String, AuthError> {
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = Claims { sub: user_id.to_string(), iat: now, exp: now + TOKEN_TTL.as_secs() };
+        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
+    }
+
+    /// The user id of a valid token; `None` for anything forged, expired, malformed or signed
+    /// with another algorithm (the caller reports all of these the same way).
+    pub fn verify(&self, token: &str) -> Option<String> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok().map(|t| t.claims.sub)
+    }
+}
+
+/// The secret from `JWT_SECRET`, or else the one kept in `data_dir` (created on first start
+/// with 256 random bits, mode 0600), so tokens survive a restart.
+pub fn load_or_create_secret(configured: Option<&str>, data_dir: &Path) -> Result<Vec<u8>, AuthError> {
+    if let Some(secret) = configured.filter(|s| !s.is_empty()) {
+        if secret.len() < MIN_SECRET_BYTES {
+            tracing::warn!(
+                "JWT_SECRET is {} bytes long; use at least {MIN_SECRET_BYTES} random bytes",
+                secret.len()
+            );
+        }
+        return Ok(secret.as_bytes().to_vec());
+    }
+    let path = data_dir.join(SECRET_FILE);
+    let secret_err = |source| AuthError::Secret { path: path.display().to_string(), source };
+    match fs::read_to_string(&path) {
+        Ok(existing) if existing.trim().len() >= MIN_SECRET_BYTES => {
+            return Ok(existing.trim().as_bytes().to_vec());
+        }
+        Ok(_) => tracing::warn!("{} is too short; generating a new secret", path.display()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(secret_err(e)),
+    }
+    let secret = random_hex(32);
+    write_private(&path, secret.as_bytes()).map_err(secret_err)?;
+    tracing::info!("generated a new JWT secret in {}", path.display());
+    Ok(secret.into_bytes())
+}
+
+/// Writes a file only its owner can read, replacing any old one atomically.
+fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut file = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+    file.write_all(contents)?;
+    file.sync_all()?;
+    fs::rename(&tmp, path)
+}
+
+/// Counts failed logins per key (a username, a client address) in a fixed window and
+/// refuses further attempts once `max` is reached, until the window ends.
+pub struct FailureThrottle {
+    max: u32,
+    window: Duration,
+    /// Upper bound on tracked keys, so a flood of distinct names cannot grow memory.
+    capacity: usize,
+    entries: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl FailureThrottle {
+    pub fn new(max: u32, window: Duration, capacity: usize) -> Self {
+        Self { max, window, capacity, entries: Mutex::new(HashMap::new()) }
+    }
+
+    /// `Err(retry_after)` while `key` is locked out.
+    pub fn check(&self, key: &str) -> Result<(), Duration> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        match entries.get(key) {
+            Some(&(count, start)) if count >= self.max => {
+                let elapsed = start.elapsed();
+                if elapsed < self.window { Err(self.window - elapsed) } else { Ok(()) }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub fn record_failure(&self, key: &str) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if entries.len() >= self.capacity && !entries.contains_key(key) {
+            let window = self.window;
+            entries.retain(|_, (_, start)| now.duration_since(*start) < window);
+            if entries.len() >= self.capacity {
+                // Still full of live entries: forget the oldest rather than grow.
+                if let Some(oldest) = entries.iter().min_by_key(|(_, (_, s))| *s).map(|(k, _)| k.clone()) {
+                    entries.remove(&oldest);
+                }
+            }
+        }
+        let entry = entries.entry(key.to_string()).or_insert((0, now));
+        if now.duration_since(entry.1) >= self.window {
+            *entry = (0, now);
+        }
+        entry.0 += 1;
+    }
+
+    pub fn reset(&self, key: &str) {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argon2id_hashes_verify() {
+        let hash = hash_password("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &hash));
+        assert!(!verify_password("wrong horse", &hash));
+    }
+
+    #[test]
+    fn node_bcrypt_hashes_verify() {
+        let hash = bcrypt::hash("s3cret-pass", 4).unwrap();
+        assert!(verify_password("s3cret-pass", &hash));
+        assert!(!verify_password("other-pass", &hash));
+        // bcryptjs writes $2a$; the same hash must verify.
+        let two_a = hash.replacen("$2b$", "$2a$", 1);
+        assert!(verify_password("s3cret-pass", &two_a));
+        assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn tokens_round_trip_and_reject_tampering() {
+        let tokens = Tokens::new(&[7u8; 32]);
+        let token = tokens.issue("65a1b2c3d4e5f60718293a4b").unwrap();
+        assert_eq!(tokens.verify(&token).as_deref(), Some("65a1b2c3d4e5f60718293a4b"));
+        assert_eq!(Tokens::new(&[8u8; 32]).verify(&token), None);
+        assert_eq!(tokens.verify("not.a.token"), None);
+    }
+
+    #[test]
+    fn expired_and_other_algorithm_tokens_are_refused() {
+        let secret = [9u8; 32];
+        let tokens = Tokens::new(&secret);
+        let key = EncodingKey::from_secret(&secret);
+        let expired = Claims { sub: "u".into(), iat: 1, exp: 2 };
+        let t = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &expired, &key).unwrap();
+        assert_eq!(tokens.verify(&t), None);
+        let now = jsonwebtoken::get_current_timestamp();
+        let fresh = Claims { sub: "u".into(), iat: now, exp: now + 60 };
+        let hs512 = jsonwebtoken::encode(&Header::new(Algorithm::HS512), &fresh, &key).unwrap();
+        assert_eq!(tokens.verify(&hs512), None);
+    }
+
+    #[test]
+    fn generated_secret_is_private_and_stable() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let first = load_or_create_secret(None, dir.path()).unwrap();
+        assert_eq!(first.len(), 64);
+        let mode = fs::metadata(dir.path().join(SECRET_FILE)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(load_or_create_secret(None, dir.path()).unwrap(), first);
+        assert_eq!(load_or_create_secret(Some("configured"), dir.path()).unwrap(), b"configured");
+    }
+
+    #[test]
+    fn throttle_locks_out_after_max_failures_and_resets() {
+        let t = FailureThrottle::new(3, Duration::from_secs(60), 100);
+        for _ in 0..3 {
+            assert!(t.check("ann").is_ok());
+            t.record_failure("ann");
+        }
+        let retry = t.check("ann").unwrap_err();
+        assert!(retry <= Duration::from_secs(60) && retry > Duration::from_secs(50));
+        assert!(t.check("bob").is_ok());
+        t.reset("ann");
+        assert!(t.check("ann").is_ok());
+    }
+
+    #[test]
+    fn throttle_memory_is_bounded() {
+        let t = FailureThrottle::new(1, Duration::from_secs(60), 10);
+        for i in 0..100 {
+            t.record_failure(&format!("user{i}"));
+        }
+        assert!(t.entries.lock().unwrap().len() <= 10);
+        assert!(t.check("user99").is_err());
+    }
+}

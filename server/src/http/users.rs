@@ -1,0 +1,103 @@
+//! Signup, login and user lookup.
+
+use std::net::SocketAddr;
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{ConnectInfo, Path, State, rejection::BytesRejection},
+    http::StatusCode,
+    routing::{get, post},
+};
+use shared::{
+    api::{self, Credentials, LoginResponse, SignupResponse, UserResponse},
+    errors, validate,
+};
+
+use super::error::ApiError;
+use crate::{auth, state::AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(api::SIGNUP_PATH, post(signup))
+        .route(api::LOGIN_PATH, post(login))
+        .route(&format!("{}/{{id}}", api::USERS_PATH), get(user))
+}
+
+async fn signup(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<SignupResponse>), ApiError> {
+    let creds = credentials(body, state.config.max_body_bytes)?;
+    validate::username(&creds.username).map_err(ApiError::BadRequest)?;
+    validate::password(&creds.password).map_err(ApiError::BadRequest)?;
+    let hash = blocking(move || auth::hash_password(&creds.password)).await?.map_err(internal)?;
+    let user = state.store.create_user(&creds.username, &hash).await?;
+    tracing::info!(user = %user.username, id = %user.id, "signed up");
+    Ok((StatusCode::CREATED, Json(SignupResponse { id: user.id, username: user.username })))
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<LoginResponse>, ApiError> {
+    let Credentials { username, password } = credentials(body, state.config.max_body_bytes)?;
+    if username.is_empty() || password.is_empty() {
+        return Err(ApiError::BadRequest(errors::INVALID_BODY.into()));
+    }
+    let addr = peer.ip().to_string();
+    let limits = &state.limits;
+    for (throttle, key) in
+        [(&limits.failed_logins_by_user, &username), (&limits.failed_logins_by_addr, &addr)]
+    {
+        if let Some(Err(retry_after)) = throttle.as_ref().map(|t| t.check(key)) {
+            return Err(ApiError::TooManyRequests { message: errors::TOO_MANY_ATTEMPTS, retry_after });
+        }
+    }
+    let user = state.store.user_by_name(&username).await?;
+    // Unknown users are checked against a dummy hash so both failures take equally long.
+    let hash = user.as_ref().map_or_else(|| state.dummy_hash.to_string(), |u| u.password_hash.clone());
+    let verified = blocking(move || auth::verify_password(&password, &hash)).await?;
+    let Some(user) = user.filter(|_| verified) else {
+        for (throttle, key) in
+            [(&limits.failed_logins_by_user, &username), (&limits.failed_logins_by_addr, &addr)]
+        {
+            if let Some(t) = throttle {
+                t.record_failure(key);
+            }
+        }
+        tracing::info!(user = %username, %addr, "login failed");
+        return Err(ApiError::InvalidCredentials);
+    };
+    if let Some(t) = &limits.failed_logins_by_user {
+        t.reset(&username);
+    }
+    let token = state.tokens.issue(&user.id).map_err(internal)?;
+    Ok(Json(LoginResponse { token }))
+}
+
+async fn user(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<UserResponse>, ApiError> {
+    match state.store.user_by_id(&id).await? {
+        Some(user) => Ok(Json(UserResponse { username: user.username })),
+        None => Err(ApiError::NotFound(errors::USER_NOT_FOUND)),
+    }
+}
+
+/// Parses `{username, password}`, turning every way a body can be wrong into a 400 or 413.
+fn credentials(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Credentials, ApiError> {
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(limit),
+        _ => ApiError::BadRequest(errors::INVALID_BODY.into()),
+    })?;
+    serde_json::from_slice(&body).map_err(|_| ApiError::BadRequest(errors::INVALID_BODY.into()))
+}
+
+/// Runs CPU-bound password work off the async workers.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(internal)
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(e.to_string())
+}

@@ -1,0 +1,99 @@
+//! The connect middleware: a socket gets in only with a valid token for an existing user,
+//! a valid room and a free connection slot for its address.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::extract::ConnectInfo;
+use serde_json::Value;
+use shared::{defaults, errors};
+use socketioxide::extract::{SocketRef, State, TryData};
+
+use super::{Session, message_limiter};
+use crate::{state::AppState, store::StoreError};
+
+/// Why a handshake was refused; the `Display` text is what the client's `connect_error` gets.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectRejection {
+    #[error("{}", errors::AUTH_NO_TOKEN)]
+    NoToken,
+    #[error("{}", errors::AUTH_INVALID_TOKEN)]
+    InvalidToken,
+    #[error("{0}")]
+    InvalidRoom(String),
+    #[error("{}", errors::TOO_MANY_CONNECTIONS)]
+    TooManyConnections,
+    #[error("{}", errors::SERVICE_UNAVAILABLE)]
+    Unavailable,
+}
+
+pub async fn authenticate(
+    socket: SocketRef,
+    TryData(auth): TryData<Value>,
+    State(state): State<AppState>,
+) -> Result<(), ConnectRejection> {
+    let result = check(&socket, auth.ok(), &state).await;
+    if let Err(rejection) = &result {
+        tracing::info!(sid = %socket.id, "connection refused: {rejection}");
+    }
+    result
+}
+
+async fn check(socket: &SocketRef, auth: Option<Value>, state: &AppState) -> Result<(), ConnectRejection> {
+    let token = match auth.as_ref().and_then(|a| a.get("token")) {
+        None | Some(Value::Null) => return Err(ConnectRejection::NoToken),
+        Some(Value::String(t)) if t.is_empty() => return Err(ConnectRejection::NoToken),
+        Some(Value::String(t)) => t,
+        Some(_) => return Err(ConnectRejection::InvalidToken),
+    };
+    let user_id = state.tokens.verify(token).ok_or(ConnectRejection::InvalidToken)?;
+    let user = match state.store.user_by_id(&user_id).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return Err(ConnectRejection::InvalidToken),
+        Err(StoreError::Unavailable(e)) | Err(StoreError::Backend(e)) => {
+            tracing::error!("user lookup failed during handshake: {e}");
+            return Err(ConnectRejection::Unavailable);
+        }
+        Err(StoreError::UsernameTaken) => return Err(ConnectRejection::Unavailable),
+    };
+    let home_room = room_from_query(socket.req_parts().uri.query());
+    shared::validate::room(&home_room).map_err(ConnectRejection::InvalidRoom)?;
+
+    let addr = socket.req_parts().extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let slot = match addr {
+        Some(addr) => Some(state.limits.open_connection(addr).ok_or(ConnectRejection::TooManyConnections)?),
+        None => None,
+    };
+    socket.extensions.insert(Arc::new(Session {
+        user_id: user.id,
+        username: user.username,
+        home_room,
+        addr,
+        limiter: message_limiter(state),
+        _slot: slot,
+    }));
+    Ok(())
+}
+
+/// The `room` query parameter of the handshake, or the default room.
+fn room_from_query(query: Option<&str>) -> String {
+    query
+        .and_then(|q| {
+            form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == defaults::ROOM_QUERY_KEY).map(|(_, v)| v)
+        })
+        .map(|v| v.into_owned())
+        .unwrap_or_else(|| defaults::ROOM.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_comes_from_the_query_or_defaults() {
+        assert_eq!(room_from_query(None), "public");
+        assert_eq!(room_from_query(Some("EIO=4&transport=websocket")), "public");
+        assert_eq!(room_from_query(Some("EIO=4&room=test&transport=polling")), "test");
+        assert_eq!(room_from_query(Some("room=%E8%81%8A%E5%A4%A9")), "聊天");
+        assert_eq!(room_from_query(Some("room=")), "");
+    }
+}
