@@ -1,0 +1,310 @@
+//! The behaviour every [`Store`] backend must share, as one suite each backend runs.
+//!
+//! A backend's test file declares this module inline, so that test files which use
+//! `mod common;` for other helpers do not compile (and warn about) the suite:
+//!
+//! ```ignore
+//! mod common {
+//!     pub mod conformance;
+//! }
+//! common::conformance::conformance_tests!(fresh_store());
+//! ```
+//!
+//! Checks use their own random usernames and rooms, so they can share one database and run
+//! concurrently (the MongoDB suite does both).
+
+use std::{sync::Arc, time::Duration};
+
+use chat_server::store::{Message, Store, StoreError, new_id};
+use chrono::{DateTime, Utc};
+
+/// Bounds each check, so a stalled backend fails the test instead of hanging the run.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Expands to one `#[tokio::test]` per check. `$fixture` is evaluated inside each async test
+/// and must give `(Arc<dyn Store>, guard)`; the guard (a temp dir, `()`, …) lives until the
+/// check ends. It may `.await`, and may `return` to skip a check when its backend is not
+/// configured: `match mongo_store().await { Some(f) => f, None => return }`.
+macro_rules! conformance_tests {
+    ($fixture:expr) => {
+        $crate::common::conformance::conformance_tests!(@each $fixture;
+            create_and_find_user,
+            lookups_are_exact,
+            password_hashes_are_stored_verbatim,
+            duplicate_username_is_taken,
+            concurrent_signups_of_one_name_have_one_winner,
+            unknown_and_malformed_ids_are_none,
+            empty_batch_is_ok,
+            large_batch_round_trips,
+            recent_messages_are_oldest_first_in_insertion_order,
+            recent_messages_limits,
+            rooms_are_isolated,
+            unicode_round_trips_exactly,
+            sent_keeps_milliseconds,
+            ping_answers,
+            close_makes_later_calls_unavailable,
+        );
+    };
+    (@each $fixture:expr; $($check:ident,)+) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let (store, _guard) = $fixture;
+                let check = $crate::common::conformance::$check(store);
+                tokio::time::timeout($crate::common::conformance::CHECK_TIMEOUT, check)
+                    .await
+                    .expect("check timed out");
+            }
+        )+
+    };
+}
+pub(crate) use conformance_tests;
+
+/// A bcrypt hash as the Node backend wrote them.
+const BCRYPT: &str = "$2b$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy";
+/// A PHC-format argon2id hash as this server writes them.
+const ARGON2: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3y9/2Yq2m8t7Yl2m1nqMBo0yY4qx3bN1F0Tt0wzZ6Xk";
+
+/// `prefix` plus 16 hex digits: the per-process random and counter parts of an ObjectId,
+/// unique across concurrent tests and test runs against the same database.
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", &new_id()[8..])
+}
+
+/// A message sent now, truncated to the millisecond precision every backend keeps.
+fn message(room: &str, username: &str, text: &str) -> Message {
+    Message {
+        id: new_id(),
+        username: username.into(),
+        message: text.into(),
+        room: room.into(),
+        sent: at_millis(Utc::now().timestamp_millis()),
+    }
+}
+
+fn at_millis(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).expect("timestamp in range")
+}
+
+/// `count` messages in `room`, texts numbered from `first`.
+fn numbered(room: &str, first: usize, count: usize) -> Vec<Message> {
+    (first..first + count).map(|i| message(room, "ann", &format!("message {i}"))).collect()
+}
+
+pub async fn create_and_find_user(store: Arc<dyn Store>) {
+    let name = unique("ann");
+    let user = store.create_user(&name, ARGON2).await.expect("create_user");
+    assert_eq!(user.username, name);
+    assert_eq!(user.password_hash, ARGON2);
+    assert!(
+        user.id.len() == 24 && user.id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "id is not a lower-case ObjectId: {:?}",
+        user.id
+    );
+    assert_eq!(store.user_by_name(&name).await.expect("by name"), Some(user.clone()));
+    assert_eq!(store.user_by_id(&user.id).await.expect("by id"), Some(user.clone()));
+    // ObjectId hex is case-insensitive, in MongoDB and so in every backend.
+    assert_eq!(store.user_by_id(&user.id.to_uppercase()).await.expect("by id"), Some(user.clone()));
+
+    let other = store.create_user(&unique("bob"), ARGON2).await.expect("create_user");
+    assert_ne!(other.id, user.id);
+    assert_eq!(store.user_by_id(&other.id).await.expect("by id"), Some(other));
+}
+
+pub async fn lookups_are_exact(store: Arc<dyn Store>) {
+    let name = unique("Carol");
+    store.create_user(&name, BCRYPT).await.expect("create_user");
+    for near in [name.to_uppercase(), name.to_lowercase(), format!("{name} "), name[..name.len() - 1].into()]
+    {
+        assert_eq!(store.user_by_name(&near).await.expect("by name"), None, "{near:?}");
+    }
+    assert_eq!(store.user_by_name(&unique("nobody")).await.expect("by name"), None);
+}
+
+pub async fn password_hashes_are_stored_verbatim(store: Arc<dyn Store>) {
+    let bcrypt_2a = BCRYPT.replacen("$2b$", "$2a$", 1);
+    for hash in [BCRYPT, &bcrypt_2a, ARGON2] {
+        let created = store.create_user(&unique("hash"), hash).await.expect("create_user");
+        let by_name = store.user_by_name(&created.username).await.expect("by name").expect("found");
+        let by_id = store.user_by_id(&created.id).await.expect("by id").expect("found");
+        assert_eq!(by_name.password_hash, hash);
+        assert_eq!(by_id.password_hash, hash);
+    }
+}
+
+pub async fn duplicate_username_is_taken(store: Arc<dyn Store>) {
+    let name = unique("dave");
+    let first = store.create_user(&name, BCRYPT).await.expect("create_user");
+    let again = store.create_user(&name, ARGON2).await;
+    assert!(matches!(again, Err(StoreError::UsernameTaken)), "{again:?}");
+    // The refused signup changed nothing.
+    assert_eq!(store.user_by_name(&name).await.expect("by name"), Some(first));
+}
+
+pub async fn concurrent_signups_of_one_name_have_one_winner(store: Arc<dyn Store>) {
+    let name = unique("erin");
+    let signups: Vec<_> = (0..20)
+        .map(|i| {
+            let (store, name) = (Arc::clone(&store), name.clone());
+            tokio::spawn(async move { store.create_user(&name, &format!("{ARGON2}{i}")).await })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for signup in signups {
+        match signup.await.expect("signup task") {
+            Ok(user) => winners.push(user),
+            Err(StoreError::UsernameTaken) => {}
+            Err(e) => panic!("expected UsernameTaken, got {e:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    assert_eq!(store.user_by_name(&name).await.expect("by name"), winners.pop());
+}
+
+pub async fn unknown_and_malformed_ids_are_none(store: Arc<dyn Store>) {
+    let user = store.create_user(&unique("fay"), BCRYPT).await.expect("create_user");
+    let malformed = [
+        String::new(),
+        "zzz".into(),
+        "123".into(),
+        "zzzzzzzzzzzzzzzzzzzzzzzz".into(),
+        "' OR '1'='1".into(),
+        user.id[..23].into(),
+        format!("{}0", user.id),
+        format!(" {}", user.id),
+        new_id(),
+    ];
+    for id in malformed {
+        assert_eq!(store.user_by_id(&id).await.expect("malformed id is not an error"), None, "{id:?}");
+    }
+}
+
+pub async fn empty_batch_is_ok(store: Arc<dyn Store>) {
+    let room = unique("empty");
+    store.insert_messages(&[]).await.expect("empty batch");
+    assert_eq!(store.recent_messages(&room, 10).await.expect("recent"), vec![]);
+}
+
+pub async fn large_batch_round_trips(store: Arc<dyn Store>) {
+    let room = unique("large");
+    let batch = numbered(&room, 0, 500);
+    store.insert_messages(&batch).await.expect("500-message batch");
+    assert_eq!(store.recent_messages(&room, 1000).await.expect("recent"), batch);
+    assert_eq!(store.recent_messages(&room, 500).await.expect("recent"), batch);
+    assert_eq!(store.recent_messages(&room, 10).await.expect("recent"), batch[490..]);
+}
+
+/// Insertion order, not `sent` order: a clock that steps back must not reorder history.
+pub async fn recent_messages_are_oldest_first_in_insertion_order(store: Arc<dyn Store>) {
+    let room = unique("order");
+    let first = numbered(&room, 0, 3);
+    let mut second = numbered(&room, 3, 1);
+    second[0].sent = at_millis(first[0].sent.timestamp_millis() - 60_000);
+    let third = numbered(&room, 4, 4);
+    for batch in [&first, &second, &third] {
+        store.insert_messages(batch).await.expect("insert");
+    }
+    let all = [first, second, third].concat();
+    assert_eq!(store.recent_messages(&room, 100).await.expect("recent"), all);
+    assert_eq!(store.recent_messages(&room, 5).await.expect("recent"), all[3..]);
+}
+
+pub async fn recent_messages_limits(store: Arc<dyn Store>) {
+    let room = unique("limits");
+    let all = numbered(&room, 0, 5);
+    store.insert_messages(&all).await.expect("insert");
+    for (limit, expected) in
+        [(0, &all[5..]), (1, &all[4..]), (3, &all[2..]), (5, &all[..]), (6, &all[..]), (usize::MAX, &all[..])]
+    {
+        assert_eq!(store.recent_messages(&room, limit).await.expect("recent"), expected, "limit {limit}");
+    }
+}
+
+pub async fn rooms_are_isolated(store: Arc<dyn Store>) {
+    let (a, b) = (unique("roomA"), unique("roomB"));
+    let batch = [
+        message(&a, "ann", "a1"),
+        message(&b, "bob", "b1"),
+        message(&a, "ann", "a2"),
+        message(&b, "bob", "b2"),
+        message(&a, "ann", "a3"),
+    ];
+    store.insert_messages(&batch).await.expect("insert");
+    let of = |room: &str| batch.iter().filter(|m| m.room == room).cloned().collect::<Vec<_>>();
+    assert_eq!(store.recent_messages(&a, 10).await.expect("recent"), of(&a));
+    assert_eq!(store.recent_messages(&b, 10).await.expect("recent"), of(&b));
+    assert_eq!(store.recent_messages(&a, 2).await.expect("recent"), of(&a)[1..]);
+    assert_eq!(store.recent_messages(&a.to_lowercase(), 10).await.expect("recent"), vec![]);
+    assert_eq!(store.recent_messages(&unique("roomC"), 10).await.expect("recent"), vec![]);
+}
+
+pub async fn unicode_round_trips_exactly(store: Arc<dyn Store>) {
+    let name = unique("李小龙");
+    let decomposed = unique("Zoe\u{301}");
+    for name in [&name, &decomposed] {
+        let user = store.create_user(name, ARGON2).await.expect("create_user");
+        assert_eq!(&user.username, name);
+        assert_eq!(store.user_by_name(name).await.expect("by name"), Some(user));
+    }
+    // Not normalized: the precomposed form is another name.
+    assert_eq!(store.user_by_name(&decomposed.replace("e\u{301}", "é")).await.expect("by name"), None);
+
+    let room = unique("聊天室");
+    let texts = [
+        "你好，世界".to_string(),
+        "😀👍🏽👨‍👩‍👧‍👦🇯🇵".into(),
+        "e\u{301} vs é".into(),
+        "مرحبا بالعالم".into(),
+        "line 1\nline 2\ttab \"quotes\" 'single' \\backslash".into(),
+        "'; DROP TABLE messages; --".into(),
+        "日本語🙂".repeat(2000),
+    ];
+    let batch: Vec<_> = texts.iter().map(|t| message(&room, &name, t)).collect();
+    store.insert_messages(&batch).await.expect("insert");
+    assert_eq!(store.recent_messages(&room, 100).await.expect("recent"), batch);
+}
+
+/// `sent` keeps milliseconds and drops anything finer (truncating, as BSON dates do).
+pub async fn sent_keeps_milliseconds(store: Arc<dyn Store>) {
+    let room = unique("sent");
+    let cases = [
+        (DateTime::from_timestamp(1_700_000_000, 123_456_789), 1_700_000_000_123),
+        (DateTime::from_timestamp(1_700_000_000, 999_999_999), 1_700_000_000_999),
+        (DateTime::from_timestamp(1, 1_000_000), 1_001),
+        (DateTime::from_timestamp(32_503_679_999, 999_000_000), 32_503_679_999_999),
+    ];
+    let batch: Vec<_> = cases
+        .iter()
+        .map(|(sent, _)| Message { sent: sent.expect("valid time"), ..message(&room, "ann", "t") })
+        .collect();
+    store.insert_messages(&batch).await.expect("insert");
+    let got = store.recent_messages(&room, 10).await.expect("recent");
+    let got_ms: Vec<_> = got.iter().map(|m| m.sent.timestamp_millis()).collect();
+    let want_ms: Vec<_> = cases.iter().map(|&(_, ms)| ms).collect();
+    assert_eq!(got_ms, want_ms);
+    assert!(got.iter().all(|m| m.sent.timestamp_subsec_nanos() % 1_000_000 == 0), "{got:?}");
+}
+
+pub async fn ping_answers(store: Arc<dyn Store>) {
+    store.ping().await.expect("ping");
+}
+
+pub async fn close_makes_later_calls_unavailable(store: Arc<dyn Store>) {
+    let user = store.create_user(&unique("gus"), BCRYPT).await.expect("create_user");
+    let room = unique("closed");
+    store.insert_messages(&numbered(&room, 0, 2)).await.expect("insert");
+    store.close().await;
+
+    let unavailable = |what: &str, e: Option<StoreError>| {
+        assert!(matches!(e, Some(StoreError::Unavailable(_))), "{what} after close: {e:?}");
+    };
+    unavailable("create_user", store.create_user(&unique("gus"), BCRYPT).await.err());
+    unavailable("user_by_name", store.user_by_name(&user.username).await.err());
+    unavailable("user_by_id", store.user_by_id(&user.id).await.err());
+    unavailable("insert_messages", store.insert_messages(&numbered(&room, 2, 1)).await.err());
+    unavailable("recent_messages", store.recent_messages(&room, 10).await.err());
+    unavailable("ping", store.ping().await.err());
+    // A second close (shutdown racing a failed start, say) is harmless.
+    store.close().await;
+}
