@@ -1,1 +1,124 @@
-fn main() {}
+//! `chat-tui`: a terminal client for chat-server, in the spirit of weechat, irssi and iamb.
+//!
+//! Layout: [`app`] (state and the pure `update`), [`keymap`] (keys → actions), [`commands`]
+//! (slash commands), [`input`] (the line editor), [`ui`] (one file per pane), [`wrap`] (text
+//! widths and wrapping), [`net`] (the task owning the Socket.IO connection), [`auth`] (HTTP
+//! login and the token file), [`tui`] (terminal setup and restore), [`interactive`] (the
+//! full-screen loop) and [`plain`] (the line mode for scripts).
+
+mod app;
+mod auth;
+mod commands;
+mod input;
+mod interactive;
+mod keymap;
+mod net;
+mod plain;
+mod tui;
+mod ui;
+mod wrap;
+
+use std::{io::IsTerminal, process::ExitCode, sync::Mutex};
+
+use anyhow::Context;
+use clap::Parser;
+
+/// A terminal chat client for chat-server.
+///
+/// The first start asks for a username and password (or creates the account with --signup)
+/// and keeps the login token in the user's config dir, one per server; later starts reuse it.
+/// With --plain, or when stdin or stdout is not a terminal, each stdin line is sent and each
+/// message received is printed as `[room] username: message`.
+#[derive(Debug, Parser)]
+#[command(name = "chat-tui", version, about)]
+struct Cli {
+    /// Server URL.
+    #[arg(long, env = "CHAT_SERVER", default_value = shared::defaults::SERVER_URL)]
+    server: String,
+    /// Room to join on connect.
+    #[arg(long, default_value = shared::defaults::ROOM)]
+    room: String,
+    /// Username to log in as (asked for when needed and not given).
+    #[arg(long)]
+    user: Option<String>,
+    /// Create the account, then log in.
+    #[arg(long)]
+    signup: bool,
+    /// Forget the stored login for this server and exit.
+    #[arg(long)]
+    logout: bool,
+    /// Line mode for scripts: stdin lines are sent, messages are printed.
+    #[arg(long)]
+    plain: bool,
+    /// Like --plain, printing one JSON object per message.
+    #[arg(long)]
+    json: bool,
+    /// Messages kept per room.
+    #[arg(long, env = "CHAT_SCROLLBACK", default_value_t = 10_000)]
+    scrollback: usize,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    tui::install_panic_hook();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("chat-tui: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("chat-tui: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let server = cli.server.trim_end_matches('/').to_owned();
+    if let Err(hint) = shared::validate::room(&cli.room) {
+        anyhow::bail!("--room: {hint}");
+    }
+    let store = auth::TokenStore::default_location().context("no home directory to keep the login in")?;
+    if cli.logout {
+        let had = store.remove(&server)?;
+        println!("{} {server}.", if had { "Logged out of" } else { "No stored login for" });
+        return Ok(ExitCode::SUCCESS);
+    }
+    let login = auth::LoginOptions { server: server.clone(), username: cli.user.clone(), signup: cli.signup };
+    let session = match store.get(&server)? {
+        Some(s) if !cli.signup && cli.user.as_ref().is_none_or(|u| *u == s.username) => s,
+        _ => match auth::login(&login, &store).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("{e}");
+                return Ok(ExitCode::FAILURE);
+            }
+        },
+    };
+    let plain = cli.plain || cli.json || !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal();
+    if plain {
+        let opts = plain::Options { login, room: cli.room, json: cli.json };
+        Ok(plain::run(opts, session, store).await)
+    } else {
+        let opts = interactive::Options { login, room: cli.room, scrollback: cli.scrollback };
+        interactive::run(opts, session, store).await
+    }
+}
+
+/// Logs go to `chat-tui.log` in the state dir (`$XDG_STATE_HOME/chat-tui`), never to the
+/// screen; quiet unless `RUST_LOG` asks for more.
+fn init_logging() {
+    let Some(dirs) = directories::ProjectDirs::from("", "", "chat-tui") else { return };
+    let dir = dirs.state_dir().unwrap_or(dirs.cache_dir());
+    let file = std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::OpenOptions::new().create(true).append(true).open(dir.join("chat-tui.log")));
+    let Ok(file) = file else { return };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_writer(Mutex::new(file)).with_ansi(false).with_env_filter(filter).init();
+}

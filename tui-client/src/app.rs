@@ -1,0 +1,1043 @@
+//! The client's whole state and its one pure update function: actions (from keys) and network
+//! events go in, the state changes and [`Effect`]s come out for the caller to perform. Nothing
+//! here does I/O, so every behaviour is a unit test.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use shared::payload::{ChatMessage, UserInfo};
+
+use crate::{
+    commands::{self, Command},
+    input::Input,
+    keymap::Action,
+    net::{AckOutcome, NetCommand, NetEvent},
+    ui::lines,
+};
+
+/// Rows the mouse wheel scrolls per notch.
+const WHEEL_ROWS: usize = 3;
+
+/// Everything that can happen to the app.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Action(Action),
+    Net(NetEvent),
+    /// Once a second with the time: counts down the reconnect timer and dates our own lines.
+    Tick(DateTime<Utc>),
+    /// The message pane's size (columns, rows) after a resize.
+    Resize {
+        width: u16,
+        height: u16,
+    },
+    /// The outcome of an [`Effect::Relogin`]: the new username, or why it failed.
+    LoggedIn(Result<String, String>),
+}
+
+/// What the caller must do after an update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Net(NetCommand),
+    /// Leave the full screen, ask for username and password, store the new token.
+    Relogin,
+    /// Forget the stored token and quit.
+    Logout,
+    Quit,
+}
+
+/// The connection as the status bar shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnState {
+    Connecting,
+    Connected,
+    Reconnecting { attempt: u32, retry_in: Duration },
+    Rejected { message: String },
+}
+
+/// How far a sent message got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Someone else's message.
+    Received,
+    /// Sent, waiting for the server's ack or our echo.
+    Pending,
+    /// The server gave no ack in time (a classic server never does) and no echo came yet.
+    Unconfirmed,
+    Confirmed,
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineKind {
+    Chat {
+        username: String,
+        text: String,
+        own: bool,
+        replayed: bool,
+        delivery: Delivery,
+    },
+    System {
+        text: String,
+        error: bool,
+    },
+    /// Between replayed history (above) and live messages (below).
+    HistoryMarker,
+}
+
+/// One entry of a room's scrollback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub kind: LineKind,
+    pub time: Option<DateTime<Utc>>,
+    /// The server's message id, once known.
+    pub id: Option<String>,
+    /// Our id for a message we sent, to match its ack.
+    pub local_id: Option<u64>,
+}
+
+impl Line {
+    fn system(text: impl Into<String>, error: bool, time: Option<DateTime<Utc>>) -> Self {
+        Line { kind: LineKind::System { text: text.into(), error }, time, id: None, local_id: None }
+    }
+}
+
+/// Where a scrolled-up view stands: `seq` is the line at the bottom of the pane, with
+/// `rows_below` of its rows hidden under it. Anchoring on a line keeps scrolling, resizing and
+/// drawing proportional to the screen, not to the scrollback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Anchor {
+    pub seq: u64,
+    pub rows_below: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Room {
+    pub name: String,
+    pub lines: VecDeque<Line>,
+    /// Sequence number of `lines[0]`; lines keep their number while older ones are dropped.
+    pub first_seq: u64,
+    /// `None` follows new messages; `Some` is scrolled up.
+    pub scroll: Option<Anchor>,
+    /// Live messages that arrived while scrolled up.
+    pub new_below: usize,
+    /// Live messages that arrived while another room was shown.
+    pub unread: usize,
+    /// Confirmed by the server (the handshake room always is once connected).
+    pub joined: bool,
+    ids: HashSet<String>,
+}
+
+impl Room {
+    fn new(name: &str, joined: bool) -> Self {
+        Room {
+            name: name.to_owned(),
+            lines: VecDeque::new(),
+            first_seq: 0,
+            scroll: None,
+            new_below: 0,
+            unread: 0,
+            joined,
+            ids: HashSet::new(),
+        }
+    }
+
+    /// Sequence number of the newest line, if any.
+    pub fn last_seq(&self) -> Option<u64> {
+        (!self.lines.is_empty()).then(|| self.first_seq + self.lines.len() as u64 - 1)
+    }
+
+    pub fn line(&self, seq: u64) -> Option<&Line> {
+        seq.checked_sub(self.first_seq).and_then(|i| self.lines.get(usize::try_from(i).ok()?))
+    }
+
+    fn push(&mut self, line: Line, cap: usize) {
+        if let Some(id) = &line.id {
+            self.ids.insert(id.clone());
+        }
+        self.lines.push_back(line);
+        while self.lines.len() > cap {
+            if let Some(old) = self.lines.pop_front()
+                && let Some(id) = old.id
+            {
+                self.ids.remove(&id);
+            }
+            self.first_seq += 1;
+        }
+        if let Some(anchor) = &mut self.scroll
+            && anchor.seq < self.first_seq
+        {
+            *anchor = Anchor { seq: self.first_seq, rows_below: 0 };
+        }
+    }
+
+    /// Adds replayed history: the history marker always follows the newest replayed line.
+    fn push_replayed(&mut self, line: Line, cap: usize) {
+        if matches!(self.lines.back(), Some(Line { kind: LineKind::HistoryMarker, .. })) {
+            self.lines.pop_back();
+        }
+        self.push(line, cap);
+        self.push(Line { kind: LineKind::HistoryMarker, time: None, id: None, local_id: None }, cap);
+    }
+
+    fn clear(&mut self) {
+        self.first_seq += self.lines.len() as u64;
+        self.lines.clear();
+        self.ids.clear();
+        self.scroll = None;
+        self.new_below = 0;
+    }
+}
+
+/// The answer to the last `/info`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    pub socket_id: String,
+    pub info: Option<UserInfo>,
+}
+
+#[derive(Debug)]
+pub struct App {
+    pub server: String,
+    pub username: String,
+    /// The room in the connection's query string; its messages may carry no room (classic).
+    pub handshake_room: String,
+    pub conn: ConnState,
+    pub rooms: Vec<Room>,
+    pub active: usize,
+    pub input: Input,
+    pub own_sid: Option<String>,
+    pub own_info: Option<UserInfo>,
+    pub lookup: Option<Lookup>,
+    pub show_help: bool,
+    /// Message pane size, for scrolling by screenfuls.
+    pub view: (u16, u16),
+    /// The time of the last tick, for lines we make ourselves.
+    now: Option<DateTime<Utc>>,
+    scrollback: usize,
+    next_local_id: u64,
+    /// Where each sent message's line lives, until its ack.
+    pending: HashMap<u64, String>,
+    ever_connected: bool,
+}
+
+impl App {
+    pub fn new(server: &str, username: &str, room: &str, scrollback: usize) -> Self {
+        App {
+            server: server.to_owned(),
+            username: username.to_owned(),
+            handshake_room: room.to_owned(),
+            conn: ConnState::Connecting,
+            rooms: vec![Room::new(room, false)],
+            active: 0,
+            input: Input::default(),
+            own_sid: None,
+            own_info: None,
+            lookup: None,
+            show_help: false,
+            view: (80, 20),
+            now: None,
+            scrollback: scrollback.max(1),
+            next_local_id: 1,
+            pending: HashMap::new(),
+            ever_connected: false,
+        }
+    }
+
+    pub fn active_room(&self) -> Option<&Room> {
+        self.rooms.get(self.active)
+    }
+
+    fn room_index(&self, name: &str) -> Option<usize> {
+        self.rooms.iter().position(|r| r.name == name)
+    }
+
+    /// Says something in the shown room (hints, errors, command answers).
+    fn note(&mut self, text: impl Into<String>, error: bool) {
+        let (cap, now) = (self.scrollback, self.now);
+        if let Some(room) = self.rooms.get_mut(self.active) {
+            room.push(Line::system(text, error, now), cap);
+        }
+    }
+
+    fn note_in(&mut self, room: usize, text: impl Into<String>, error: bool) {
+        let (cap, now) = (self.scrollback, self.now);
+        self.rooms[room].push(Line::system(text, error, now), cap);
+    }
+
+    fn refresh_own_info(&self) -> Vec<Effect> {
+        match &self.own_sid {
+            Some(sid) => vec![Effect::Net(NetCommand::UserInfo { socket_id: sid.clone(), own: true })],
+            None => Vec::new(),
+        }
+    }
+
+    /// Applies one event; returns what the caller must do.
+    pub fn update(&mut self, event: Event) -> Vec<Effect> {
+        match event {
+            Event::Action(action) => self.on_action(action),
+            Event::Net(net) => self.on_net(net),
+            Event::Tick(now) => {
+                self.now = Some(now);
+                if let ConnState::Reconnecting { retry_in, .. } = &mut self.conn {
+                    *retry_in = retry_in.saturating_sub(Duration::from_secs(1));
+                }
+                Vec::new()
+            }
+            Event::Resize { width, height } => {
+                self.view = (width, height);
+                self.clamp_scroll();
+                Vec::new()
+            }
+            Event::LoggedIn(Ok(username)) => {
+                self.username = username;
+                self.conn = ConnState::Connecting;
+                Vec::new()
+            }
+            Event::LoggedIn(Err(err)) => {
+                self.note(format!("Login failed: {err}. /login to try again."), true);
+                Vec::new()
+            }
+        }
+    }
+
+    fn on_action(&mut self, action: Action) -> Vec<Effect> {
+        match action {
+            Action::Quit => return vec![Effect::Quit],
+            Action::ToggleHelp => self.show_help = !self.show_help,
+            Action::CloseHelp => self.show_help = false,
+            Action::Submit => return self.submit(),
+            Action::Insert(c) => self.input.insert(c.encode_utf8(&mut [0; 4])),
+            Action::Paste(text) => self.input.insert(&text.replace("\r\n", " ").replace(['\n', '\r'], " ")),
+            Action::Backspace => self.input.backspace(),
+            Action::Delete => self.input.delete(),
+            Action::Left => self.input.left(),
+            Action::Right => self.input.right(),
+            Action::Home => self.input.home(),
+            Action::End => self.input.end(),
+            Action::DeleteWordBack => self.input.delete_word_back(),
+            Action::DeleteToStart => self.input.delete_to_start(),
+            Action::HistoryPrev => self.input.history_prev(),
+            Action::HistoryNext => self.input.history_next(),
+            Action::PageUp => self.scroll_up(usize::from(self.view.1.saturating_sub(1)).max(1)),
+            Action::PageDown => self.scroll_down(usize::from(self.view.1.saturating_sub(1)).max(1)),
+            Action::WheelUp => self.scroll_up(WHEEL_ROWS),
+            Action::WheelDown => self.scroll_down(WHEEL_ROWS),
+            Action::ScrollTop => self.scroll_top(),
+            Action::ScrollBottom => self.scroll_bottom(),
+            Action::SwitchRoom(i) => self.switch_to(i),
+            Action::NextRoom => self.switch_to((self.active + 1) % self.rooms.len().max(1)),
+            Action::PrevRoom => {
+                let n = self.rooms.len().max(1);
+                self.switch_to((self.active + n - 1) % n);
+            }
+        }
+        Vec::new()
+    }
+
+    fn switch_to(&mut self, index: usize) {
+        if let Some(room) = self.rooms.get_mut(index) {
+            room.unread = 0;
+            self.active = index;
+        }
+    }
+
+    fn submit(&mut self) -> Vec<Effect> {
+        let line = self.input.take();
+        if line.trim().is_empty() {
+            return Vec::new();
+        }
+        match commands::parse(&line) {
+            Err(hint) => {
+                self.note(hint.to_string(), true);
+                Vec::new()
+            }
+            Ok(command) => self.run(command),
+        }
+    }
+
+    fn run(&mut self, command: Command) -> Vec<Effect> {
+        match command {
+            Command::Say(text) => self.send(text),
+            Command::Join(room) => {
+                if let Some(i) = self.room_index(&room) {
+                    self.switch_to(i);
+                    return Vec::new();
+                }
+                self.rooms.push(Room::new(&room, false));
+                self.switch_to(self.rooms.len() - 1);
+                self.note(format!("Joining #{room}…"), false);
+                vec![Effect::Net(NetCommand::Join(room))]
+            }
+            Command::Leave(room) => {
+                let Some(name) = room.or_else(|| self.active_room().map(|r| r.name.clone())) else {
+                    return Vec::new();
+                };
+                if self.room_index(&name).is_none() {
+                    self.note(format!("You are not in #{name}"), true);
+                    Vec::new()
+                } else if self.rooms.len() == 1 {
+                    self.note("This is your only room: /join another first, or /quit", true);
+                    Vec::new()
+                } else {
+                    vec![Effect::Net(NetCommand::Leave(name))]
+                }
+            }
+            Command::Info(socket_id) => vec![Effect::Net(NetCommand::UserInfo { socket_id, own: false })],
+            Command::Clear => {
+                if let Some(room) = self.rooms.get_mut(self.active) {
+                    room.clear();
+                }
+                Vec::new()
+            }
+            Command::Login => vec![Effect::Relogin],
+            Command::Logout => vec![Effect::Logout],
+            Command::Quit => vec![Effect::Quit],
+            Command::Help => {
+                self.show_help = true;
+                Vec::new()
+            }
+        }
+    }
+
+    fn send(&mut self, text: String) -> Vec<Effect> {
+        let max = shared::defaults::MAX_MESSAGE_BYTES;
+        if text.len() > max {
+            self.note(shared::errors::message_too_long(max), true);
+            return Vec::new();
+        }
+        let Some(room) = self.active_room().map(|r| r.name.clone()) else {
+            return Vec::new();
+        };
+        let local_id = self.next_local_id;
+        self.next_local_id += 1;
+        let line = Line {
+            kind: LineKind::Chat {
+                username: self.username.clone(),
+                text: text.clone(),
+                own: true,
+                replayed: false,
+                delivery: Delivery::Pending,
+            },
+            time: self.now,
+            id: None,
+            local_id: Some(local_id),
+        };
+        let cap = self.scrollback;
+        self.rooms[self.active].push(line, cap);
+        self.rooms[self.active].scroll = None;
+        self.rooms[self.active].new_below = 0;
+        self.pending.insert(local_id, room.clone());
+        vec![Effect::Net(NetCommand::SendMessage { local_id, room, text })]
+    }
+
+    fn on_net(&mut self, event: NetEvent) -> Vec<Effect> {
+        match event {
+            NetEvent::Connecting => {
+                self.conn = ConnState::Connecting;
+                Vec::new()
+            }
+            NetEvent::Connected { socket_id } => self.on_connected(socket_id),
+            NetEvent::Reconnecting { attempt, delay } => {
+                if self.conn == ConnState::Connected {
+                    for i in 0..self.rooms.len() {
+                        self.note_in(i, "Connection lost; reconnecting…", true);
+                    }
+                }
+                self.conn = ConnState::Reconnecting { attempt, retry_in: delay };
+                Vec::new()
+            }
+            NetEvent::Rejected { message } => {
+                let auth = is_auth_failure(&message);
+                self.conn = ConnState::Rejected { message: message.clone() };
+                if auth && !self.ever_connected {
+                    return vec![Effect::Relogin];
+                }
+                let hint = if auth { " Type /login to log in again." } else { "" };
+                self.note(format!("The server refused the connection: {message}.{hint}"), true);
+                Vec::new()
+            }
+            NetEvent::Message(msg) => {
+                self.on_chat_message(msg);
+                Vec::new()
+            }
+            NetEvent::ServerError(message) => {
+                self.note(message, true);
+                Vec::new()
+            }
+            NetEvent::MessageAck { local_id, outcome } => {
+                self.on_message_ack(local_id, outcome);
+                Vec::new()
+            }
+            NetEvent::Joined { room, result } => self.on_joined(room, result),
+            NetEvent::Left { room, result } => self.on_left(room, result),
+            NetEvent::UserInfo { socket_id, own: true, info } => {
+                if self.own_sid.as_deref() == Some(socket_id.as_str()) {
+                    self.own_info = info;
+                }
+                Vec::new()
+            }
+            NetEvent::UserInfo { socket_id, own: false, info } => {
+                let text = match &info {
+                    Some(i) => format!(
+                        "{} is {} in {}",
+                        socket_id,
+                        i.user.username,
+                        i.rooms.iter().map(|r| format!("#{r}")).collect::<Vec<_>>().join(", ")
+                    ),
+                    None => format!("No user is connected with socket id {socket_id}"),
+                };
+                self.note(text, false);
+                self.lookup = Some(Lookup { socket_id, info });
+                Vec::new()
+            }
+        }
+    }
+
+    fn on_connected(&mut self, socket_id: Option<String>) -> Vec<Effect> {
+        self.conn = ConnState::Connected;
+        self.ever_connected = true;
+        self.own_sid = socket_id;
+        self.own_info = None;
+        let mut effects = self.refresh_own_info();
+        for room in &mut self.rooms {
+            room.joined = room.name == self.handshake_room;
+            if !room.joined {
+                effects.push(Effect::Net(NetCommand::Join(room.name.clone())));
+            }
+        }
+        effects
+    }
+
+    fn on_joined(&mut self, room: String, result: Result<(), String>) -> Vec<Effect> {
+        let Some(i) = self.room_index(&room) else { return Vec::new() };
+        match result {
+            Ok(()) => {
+                if !self.rooms[i].joined {
+                    self.rooms[i].joined = true;
+                    self.note_in(i, format!("You joined #{room}"), false);
+                }
+                self.refresh_own_info()
+            }
+            Err(err) => {
+                self.rooms.remove(i);
+                self.fix_active_after_removal(i);
+                self.note(format!("Could not join #{room}: {err}"), true);
+                Vec::new()
+            }
+        }
+    }
+
+    fn on_left(&mut self, room: String, result: Result<(), String>) -> Vec<Effect> {
+        match result {
+            Ok(()) => {
+                if let Some(i) = self.room_index(&room) {
+                    self.rooms.remove(i);
+                    self.fix_active_after_removal(i);
+                }
+                self.note(format!("You left #{room}"), false);
+                self.refresh_own_info()
+            }
+            Err(err) => {
+                self.note(format!("Could not leave #{room}: {err}"), true);
+                Vec::new()
+            }
+        }
+    }
+
+    fn fix_active_after_removal(&mut self, removed: usize) {
+        if self.rooms.is_empty() {
+            self.rooms.push(Room::new(&self.handshake_room, false));
+        }
+        if self.active > removed || self.active >= self.rooms.len() {
+            self.active = self.active.saturating_sub(1);
+        }
+        self.switch_to(self.active);
+    }
+
+    fn on_chat_message(&mut self, msg: ChatMessage) {
+        let room_name = if msg.room.is_empty() { self.handshake_room.as_str() } else { msg.room.as_str() };
+        let Some(i) = self.room_index(room_name) else {
+            tracing::debug!(room = room_name, "message for a room that is not open");
+            return;
+        };
+        let own = msg.username == self.username;
+        let cap = self.scrollback;
+        let room = &mut self.rooms[i];
+        let time = DateTime::parse_from_rfc3339(&msg.sent).ok().map(|t| t.with_timezone(&Utc));
+        if !msg.id.is_empty() && room.ids.contains(&msg.id) {
+            if own && !msg.replayed {
+                // The echo of a line the ack already confirmed: it brings the server's time.
+                if let Some(line) = room.lines.iter_mut().rev().find(|l| l.id.as_deref() == Some(&msg.id)) {
+                    line.time = time.or(line.time);
+                }
+            }
+            return;
+        }
+        if own && !msg.replayed && confirm_echo(room, &msg, time) {
+            return;
+        }
+        let line = Line {
+            kind: LineKind::Chat {
+                username: msg.username,
+                text: msg.message,
+                own,
+                replayed: msg.replayed,
+                delivery: if own { Delivery::Confirmed } else { Delivery::Received },
+            },
+            time,
+            id: (!msg.id.is_empty()).then_some(msg.id),
+            local_id: None,
+        };
+        if msg.replayed {
+            room.push_replayed(line, cap);
+            return;
+        }
+        room.push(line, cap);
+        if i != self.active {
+            room.unread += 1;
+        } else if room.scroll.is_some() {
+            room.new_below += 1;
+        }
+    }
+
+    fn on_message_ack(&mut self, local_id: u64, outcome: AckOutcome) {
+        let Some(room_name) = self.pending.remove(&local_id) else { return };
+        let Some(room) = self.rooms.iter_mut().find(|r| r.name == room_name) else { return };
+        let Some(line) = room.lines.iter_mut().find(|l| l.local_id == Some(local_id)) else { return };
+        let LineKind::Chat { delivery, .. } = &mut line.kind else { return };
+        match outcome {
+            AckOutcome::Stored(id) => {
+                *delivery = Delivery::Confirmed;
+                if let Some(id) = id {
+                    room.ids.insert(id.clone());
+                    line.id = Some(id);
+                }
+            }
+            AckOutcome::Failed(err) => *delivery = Delivery::Failed(err),
+            AckOutcome::NoAck => {
+                if *delivery == Delivery::Pending {
+                    *delivery = Delivery::Unconfirmed;
+                }
+            }
+        }
+    }
+
+    // --- scrolling -------------------------------------------------------------------------
+
+    fn height(&self, room: &Room, seq: u64) -> usize {
+        room.line(seq).map_or(1, |l| lines::height(l, usize::from(self.view.0)))
+    }
+
+    fn scroll_up(&mut self, rows: usize) {
+        let Some(room) = self.rooms.get(self.active) else { return };
+        let Some(last) = room.last_seq() else { return };
+        let mut a = room.scroll.unwrap_or(Anchor { seq: last, rows_below: 0 });
+        a.rows_below += rows;
+        while a.seq > room.first_seq && a.rows_below >= self.height(room, a.seq) {
+            a.rows_below -= self.height(room, a.seq);
+            a.seq -= 1;
+        }
+        a.rows_below = a.rows_below.min(self.height(room, a.seq) - 1);
+        let a = self.clamp_top(room, a);
+        let follow = a == Anchor { seq: last, rows_below: 0 };
+        self.rooms[self.active].scroll = (!follow).then_some(a);
+    }
+
+    fn scroll_down(&mut self, rows: usize) {
+        let Some(room) = self.rooms.get(self.active) else { return };
+        let (Some(mut a), Some(last)) = (room.scroll, room.last_seq()) else { return };
+        let mut rows = rows;
+        while rows > 0 {
+            if a.rows_below >= rows {
+                a.rows_below -= rows;
+                break;
+            }
+            rows -= a.rows_below;
+            if a.seq >= last {
+                a.rows_below = 0;
+                break;
+            }
+            a.seq += 1;
+            rows -= 1;
+            a.rows_below = self.height(room, a.seq) - 1;
+        }
+        if a.seq >= last && a.rows_below == 0 {
+            self.scroll_bottom();
+        } else {
+            self.rooms[self.active].scroll = Some(a);
+        }
+    }
+
+    fn scroll_top(&mut self) {
+        let Some(room) = self.rooms.get(self.active) else { return };
+        let Some(last) = room.last_seq() else { return };
+        let want = usize::from(self.view.1);
+        let (mut seq, mut filled) = (room.first_seq, self.height(room, room.first_seq));
+        while filled < want && seq < last {
+            seq += 1;
+            filled += self.height(room, seq);
+        }
+        let a = Anchor { seq, rows_below: filled.saturating_sub(want) };
+        self.rooms[self.active].scroll = (a != Anchor { seq: last, rows_below: 0 }).then_some(a);
+    }
+
+    fn scroll_bottom(&mut self) {
+        if let Some(room) = self.rooms.get_mut(self.active) {
+            room.scroll = None;
+            room.new_below = 0;
+        }
+    }
+
+    /// Never leave empty rows above the oldest line: pull the anchor down until a screenful
+    /// of rows lies above its bottom.
+    fn clamp_top(&self, room: &Room, a: Anchor) -> Anchor {
+        let want = usize::from(self.view.1);
+        let mut above = self.height(room, a.seq) - a.rows_below;
+        let mut seq = a.seq;
+        while above < want && seq > room.first_seq {
+            seq -= 1;
+            above += self.height(room, seq);
+        }
+        if above >= want {
+            return a;
+        }
+        // Everything fits above the anchor: show from the top instead.
+        let (mut s, mut filled) = (room.first_seq, self.height(room, room.first_seq));
+        let last = room.last_seq().unwrap_or(room.first_seq);
+        while filled < want && s < last {
+            s += 1;
+            filled += self.height(room, s);
+        }
+        Anchor { seq: s, rows_below: filled.saturating_sub(want) }
+    }
+
+    fn clamp_scroll(&mut self) {
+        let width = usize::from(self.view.0);
+        for room in &mut self.rooms {
+            if let Some(a) = room.scroll {
+                let h = room.line(a.seq).map_or(1, |l| lines::height(l, width));
+                room.scroll = Some(Anchor { seq: a.seq, rows_below: a.rows_below.min(h - 1) });
+            }
+        }
+    }
+}
+
+/// Our own live message came back: if it answers a line we sent (by id, or by text for a
+/// classic server that sends no id), confirm that line instead of showing it twice.
+fn confirm_echo(room: &mut Room, msg: &ChatMessage, time: Option<DateTime<Utc>>) -> bool {
+    let waiting = room.lines.iter_mut().find(|l| match &l.kind {
+        LineKind::Chat { own: true, text, delivery, .. } => {
+            l.local_id.is_some()
+                && l.id.is_none()
+                && *text == msg.message
+                && matches!(delivery, Delivery::Pending | Delivery::Unconfirmed)
+        }
+        _ => false,
+    });
+    let Some(line) = waiting else { return false };
+    line.time = time.or(line.time);
+    if let LineKind::Chat { delivery, .. } = &mut line.kind {
+        *delivery = Delivery::Confirmed;
+    }
+    if !msg.id.is_empty() {
+        line.id = Some(msg.id.clone());
+        room.ids.insert(msg.id.clone());
+    }
+    true
+}
+
+/// The two rejections that mean "log in again" rather than "try later".
+pub fn is_auth_failure(message: &str) -> bool {
+    message == shared::errors::AUTH_INVALID_TOKEN || message == shared::errors::AUTH_NO_TOKEN
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::payload::UserSummary;
+
+    fn app() -> App {
+        let mut app = App::new("http://localhost:3001", "ann", "public", 1000);
+        app.update(Event::Resize { width: 60, height: 10 });
+        app
+    }
+
+    fn connected() -> App {
+        let mut app = app();
+        app.update(Event::Net(NetEvent::Connected { socket_id: Some("sid-ann".into()) }));
+        app
+    }
+
+    fn msg(user: &str, text: &str, room: &str, id: &str, replayed: bool) -> NetEvent {
+        NetEvent::Message(ChatMessage {
+            username: user.into(),
+            message: text.into(),
+            room: room.into(),
+            sent: "2026-11-25T12:00:00.000Z".into(),
+            id: id.into(),
+            replayed,
+        })
+    }
+
+    fn type_line(app: &mut App, text: &str) -> Vec<Effect> {
+        for c in text.chars() {
+            app.update(Event::Action(Action::Insert(c)));
+        }
+        app.update(Event::Action(Action::Submit))
+    }
+
+    fn kinds(room: &Room) -> Vec<String> {
+        room.lines
+            .iter()
+            .map(|l| match &l.kind {
+                LineKind::Chat { username, text, delivery, replayed, .. } => {
+                    format!("{username}:{text}:{delivery:?}{}", if *replayed { ":r" } else { "" })
+                }
+                LineKind::System { text, .. } => format!("* {text}"),
+                LineKind::HistoryMarker => "--".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn connect_asks_for_own_info_and_shows_it() {
+        let mut app = app();
+        assert_eq!(app.conn, ConnState::Connecting);
+        let effects = app.update(Event::Net(NetEvent::Connected { socket_id: Some("s1".into()) }));
+        assert_eq!(effects, [Effect::Net(NetCommand::UserInfo { socket_id: "s1".into(), own: true })]);
+        assert_eq!(app.conn, ConnState::Connected);
+        let info = UserInfo {
+            socket_id: "s1".into(),
+            rooms: vec!["public".into()],
+            user: UserSummary { username: "ann".into() },
+        };
+        app.update(Event::Net(NetEvent::UserInfo {
+            socket_id: "s1".into(),
+            own: true,
+            info: Some(info.clone()),
+        }));
+        assert_eq!(app.own_info, Some(info));
+    }
+
+    #[test]
+    fn sent_message_is_pending_then_confirmed_and_the_echo_is_not_doubled() {
+        let mut app = connected();
+        let effects = type_line(&mut app, "hello");
+        assert_eq!(
+            effects,
+            [Effect::Net(NetCommand::SendMessage {
+                local_id: 1,
+                room: "public".into(),
+                text: "hello".into()
+            })]
+        );
+        assert!(app.input.is_empty());
+        assert_eq!(kinds(&app.rooms[0]), ["ann:hello:Pending"]);
+        app.update(Event::Net(NetEvent::MessageAck {
+            local_id: 1,
+            outcome: AckOutcome::Stored(Some("m1".into())),
+        }));
+        app.update(Event::Net(msg("ann", "hello", "public", "m1", false)));
+        assert_eq!(kinds(&app.rooms[0]), ["ann:hello:Confirmed"]);
+        let sent =
+            DateTime::parse_from_rfc3339("2026-11-25T12:00:00.000Z").map(|t| t.with_timezone(&Utc)).ok();
+        assert_eq!(app.rooms[0].lines[0].time, sent, "the echo dates the line");
+    }
+
+    #[test]
+    fn echo_before_ack_confirms_the_pending_line() {
+        let mut app = connected();
+        type_line(&mut app, "hi");
+        app.update(Event::Net(msg("ann", "hi", "public", "m9", false)));
+        app.update(Event::Net(NetEvent::MessageAck {
+            local_id: 1,
+            outcome: AckOutcome::Stored(Some("m9".into())),
+        }));
+        assert_eq!(kinds(&app.rooms[0]), ["ann:hi:Confirmed"]);
+    }
+
+    #[test]
+    fn failed_ack_shows_the_server_error_and_missing_ack_degrades() {
+        let mut app = connected();
+        type_line(&mut app, "x");
+        type_line(&mut app, "y");
+        app.update(Event::Net(NetEvent::MessageAck {
+            local_id: 1,
+            outcome: AckOutcome::Failed(shared::errors::RATE_LIMITED.into()),
+        }));
+        app.update(Event::Net(NetEvent::MessageAck { local_id: 2, outcome: AckOutcome::NoAck }));
+        assert_eq!(
+            kinds(&app.rooms[0]),
+            ["ann:x:Failed(\"Too many messages: slow down\")", "ann:y:Unconfirmed"]
+        );
+        // A classic server's echo (no id, no room) still confirms it.
+        app.update(Event::Net(msg("ann", "y", "", "", false)));
+        assert_eq!(kinds(&app.rooms[0])[1], "ann:y:Confirmed");
+    }
+
+    #[test]
+    fn replayed_history_is_marked_and_not_repeated_after_reconnect() {
+        let mut app = connected();
+        app.update(Event::Net(msg("bob", "old1", "public", "a", true)));
+        app.update(Event::Net(msg("bob", "old2", "public", "b", true)));
+        app.update(Event::Net(msg("bob", "live", "public", "c", false)));
+        assert_eq!(
+            kinds(&app.rooms[0]),
+            ["bob:old1:Received:r", "bob:old2:Received:r", "--", "bob:live:Received"]
+        );
+        app.update(Event::Net(NetEvent::Reconnecting { attempt: 1, delay: Duration::from_secs(1) }));
+        app.update(Event::Net(NetEvent::Connected { socket_id: Some("s2".into()) }));
+        for (text, id) in [("old1", "a"), ("old2", "b"), ("live", "c")] {
+            app.update(Event::Net(msg("bob", text, "public", id, true)));
+        }
+        assert_eq!(kinds(&app.rooms[0]).len(), 5, "{:?}", kinds(&app.rooms[0]));
+        assert_eq!(app.own_sid.as_deref(), Some("s2"));
+    }
+
+    #[test]
+    fn reconnect_states_count_down_and_rejoin_rooms() {
+        let mut app = connected();
+        type_line(&mut app, "/join dev");
+        app.update(Event::Net(NetEvent::Joined { room: "dev".into(), result: Ok(()) }));
+        app.update(Event::Net(NetEvent::Reconnecting { attempt: 2, delay: Duration::from_secs(4) }));
+        app.update(Event::Tick(Utc::now()));
+        assert_eq!(app.conn, ConnState::Reconnecting { attempt: 2, retry_in: Duration::from_secs(3) });
+        let effects = app.update(Event::Net(NetEvent::Connected { socket_id: Some("s3".into()) }));
+        assert!(effects.contains(&Effect::Net(NetCommand::Join("dev".into()))));
+        assert!(!effects.contains(&Effect::Net(NetCommand::Join("public".into()))));
+    }
+
+    #[test]
+    fn rejected_token_asks_for_login_first_and_offers_it_later() {
+        let mut app = app();
+        let effects =
+            app.update(Event::Net(NetEvent::Rejected { message: shared::errors::AUTH_INVALID_TOKEN.into() }));
+        assert_eq!(effects, [Effect::Relogin]);
+        assert_eq!(app.conn, ConnState::Rejected { message: shared::errors::AUTH_INVALID_TOKEN.into() });
+
+        let mut app = connected();
+        let effects =
+            app.update(Event::Net(NetEvent::Rejected { message: shared::errors::AUTH_INVALID_TOKEN.into() }));
+        assert!(effects.is_empty());
+        assert!(kinds(&app.rooms[0]).last().unwrap().contains("/login"));
+        assert_eq!(type_line(&mut app, "/login"), [Effect::Relogin]);
+        app.update(Event::LoggedIn(Ok("ann2".into())));
+        assert_eq!((app.username.as_str(), &app.conn), ("ann2", &ConnState::Connecting));
+    }
+
+    #[test]
+    fn rooms_join_switch_unread_and_leave() {
+        let mut app = connected();
+        let effects = type_line(&mut app, "/join dev");
+        assert_eq!(effects, [Effect::Net(NetCommand::Join("dev".into()))]);
+        assert_eq!(app.active, 1);
+        let effects = app.update(Event::Net(NetEvent::Joined { room: "dev".into(), result: Ok(()) }));
+        assert_eq!(effects, [Effect::Net(NetCommand::UserInfo { socket_id: "sid-ann".into(), own: true })]);
+        app.update(Event::Net(msg("bob", "in public", "public", "p1", false)));
+        app.update(Event::Net(msg("bob", "in public again", "public", "p2", false)));
+        assert_eq!(app.rooms[0].unread, 2);
+        app.update(Event::Action(Action::SwitchRoom(0)));
+        assert_eq!((app.active, app.rooms[0].unread), (0, 0));
+        app.update(Event::Action(Action::NextRoom));
+        assert_eq!(app.active, 1);
+        app.update(Event::Action(Action::PrevRoom));
+        app.update(Event::Action(Action::PrevRoom));
+        assert_eq!(app.active, 1);
+        // Messages go to the shown room, as {room, message} chosen by the net task.
+        let effects = type_line(&mut app, "hey dev");
+        assert_eq!(
+            effects,
+            [Effect::Net(NetCommand::SendMessage {
+                local_id: 1,
+                room: "dev".into(),
+                text: "hey dev".into()
+            })]
+        );
+        assert_eq!(type_line(&mut app, "/leave"), [Effect::Net(NetCommand::Leave("dev".into()))]);
+        app.update(Event::Net(NetEvent::Left { room: "dev".into(), result: Ok(()) }));
+        assert_eq!(app.rooms.len(), 1);
+        assert_eq!(app.active, 0);
+        assert!(type_line(&mut app, "/leave").is_empty(), "the only room cannot be left");
+    }
+
+    #[test]
+    fn failed_join_removes_the_tab_and_says_why() {
+        let mut app = connected();
+        type_line(&mut app, "/join dev");
+        app.update(Event::Net(NetEvent::Joined {
+            room: "dev".into(),
+            result: Err(shared::errors::TOO_MANY_ROOMS.into()),
+        }));
+        assert_eq!((app.rooms.len(), app.active), (1, 0));
+        assert!(kinds(&app.rooms[0]).last().unwrap().contains("Too many rooms joined"));
+    }
+
+    #[test]
+    fn commands_hints_info_clear_quit() {
+        let mut app = connected();
+        assert!(type_line(&mut app, "/nope").is_empty());
+        assert!(kinds(&app.rooms[0]).last().unwrap().contains("Unknown command /nope"));
+        assert_eq!(
+            type_line(&mut app, "/info xyz"),
+            [Effect::Net(NetCommand::UserInfo { socket_id: "xyz".into(), own: false })]
+        );
+        app.update(Event::Net(NetEvent::UserInfo { socket_id: "xyz".into(), own: false, info: None }));
+        assert!(kinds(&app.rooms[0]).last().unwrap().contains("No user is connected with socket id xyz"));
+        type_line(&mut app, "/clear");
+        assert!(app.rooms[0].lines.is_empty());
+        type_line(&mut app, "/help");
+        assert!(app.show_help);
+        assert_eq!(type_line(&mut app, "/quit"), [Effect::Quit]);
+        assert_eq!(type_line(&mut app, "/logout"), [Effect::Logout]);
+        let long = "x".repeat(shared::defaults::MAX_MESSAGE_BYTES + 1);
+        assert!(type_line(&mut app, &long).is_empty());
+        assert!(type_line(&mut app, "   ").is_empty());
+    }
+
+    #[test]
+    fn scrollback_is_bounded() {
+        let mut app = App::new("s", "ann", "public", 100);
+        app.update(Event::Net(NetEvent::Connected { socket_id: None }));
+        for i in 0..250 {
+            app.update(Event::Net(msg("bob", &format!("m{i}"), "public", &format!("id{i}"), false)));
+        }
+        let room = &app.rooms[0];
+        assert_eq!(room.lines.len(), 100);
+        assert_eq!(room.first_seq, 150);
+        assert_eq!(room.ids.len(), 100);
+    }
+
+    #[test]
+    fn scrolling_pages_and_marks_new_messages() {
+        let mut app = connected();
+        for i in 0..50 {
+            app.update(Event::Net(msg("bob", &format!("m{i}"), "public", &format!("id{i}"), false)));
+        }
+        app.update(Event::Action(Action::PageUp));
+        let a = app.rooms[0].scroll.expect("scrolled");
+        assert_eq!(a, Anchor { seq: 40, rows_below: 0 });
+        app.update(Event::Net(msg("bob", "new", "public", "idn", false)));
+        assert_eq!(app.rooms[0].new_below, 1);
+        app.update(Event::Action(Action::ScrollTop));
+        assert_eq!(app.rooms[0].scroll, Some(Anchor { seq: 9, rows_below: 0 }));
+        app.update(Event::Action(Action::PageUp));
+        assert_eq!(app.rooms[0].scroll, Some(Anchor { seq: 9, rows_below: 0 }), "clamped at the top");
+        app.update(Event::Action(Action::WheelDown));
+        assert_eq!(app.rooms[0].scroll, Some(Anchor { seq: 12, rows_below: 0 }));
+        app.update(Event::Action(Action::ScrollBottom));
+        assert_eq!((app.rooms[0].scroll, app.rooms[0].new_below), (None, 0));
+        app.update(Event::Action(Action::PageUp));
+        for _ in 0..10 {
+            app.update(Event::Action(Action::PageDown));
+        }
+        assert_eq!(app.rooms[0].scroll, None, "paging down returns to following");
+    }
+
+    #[test]
+    fn paste_becomes_one_line() {
+        let mut app = app();
+        app.update(Event::Action(Action::Paste("a\r\nb\nc".into())));
+        assert_eq!(app.input.text(), "a b c");
+    }
+}

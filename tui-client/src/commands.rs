@@ -1,0 +1,129 @@
+//! Slash commands: `/join`, `/leave`, `/info`, … parsed from the input line.
+
+use thiserror::Error;
+
+/// What the user asked for on the input line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// A chat message (plain text, or `//text` to send a line that starts with `/`).
+    Say(String),
+    Join(String),
+    /// Leave the named room, or the current one.
+    Leave(Option<String>),
+    /// Who is behind a socket id.
+    Info(String),
+    Clear,
+    Login,
+    Logout,
+    Quit,
+    Help,
+}
+
+/// A one-line hint for the status of a mistyped command.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CommandError {
+    #[error("Unknown command /{0}; /help lists the commands")]
+    Unknown(String),
+    #[error("Usage: {0}")]
+    Usage(&'static str),
+    #[error("{0}")]
+    InvalidRoom(String),
+}
+
+/// Commands and what they do, for `/help`.
+pub const HELP: &[(&str, &str)] = &[
+    ("/join <room>", "join a room (and switch to it)"),
+    ("/leave [room]", "leave a room (default: this one)"),
+    ("/info <socketId>", "show who is behind a socket id"),
+    ("/clear", "clear this room's messages"),
+    ("/login", "log in again (e.g. after the token expired)"),
+    ("/logout", "forget the stored login and quit"),
+    ("/quit", "quit"),
+    ("/help", "show this help"),
+    ("//text", "send a message that starts with /"),
+];
+
+/// Parses one input line. Lines not starting with `/` are messages.
+pub fn parse(line: &str) -> Result<Command, CommandError> {
+    let Some(rest) = line.strip_prefix('/') else {
+        return Ok(Command::Say(line.to_owned()));
+    };
+    if rest.starts_with('/') {
+        return Ok(Command::Say(rest.to_owned()));
+    }
+    let mut words = rest.split_whitespace();
+    let name = words.next().unwrap_or_default();
+    let args: Vec<&str> = words.collect();
+    let no_args =
+        |cmd: Command, usage| if args.is_empty() { Ok(cmd) } else { Err(CommandError::Usage(usage)) };
+    match name {
+        "join" | "j" => match args.as_slice() {
+            [room] => room_name(room).map(Command::Join),
+            _ => Err(CommandError::Usage("/join <room>")),
+        },
+        "leave" | "part" => match args.as_slice() {
+            [] => Ok(Command::Leave(None)),
+            [room] => room_name(room).map(|r| Command::Leave(Some(r))),
+            _ => Err(CommandError::Usage("/leave [room]")),
+        },
+        "info" | "whois" => match args.as_slice() {
+            [sid] => Ok(Command::Info((*sid).to_owned())),
+            _ => Err(CommandError::Usage("/info <socketId>")),
+        },
+        "clear" => no_args(Command::Clear, "/clear"),
+        "login" => no_args(Command::Login, "/login"),
+        "logout" => no_args(Command::Logout, "/logout"),
+        "quit" | "exit" | "q" => no_args(Command::Quit, "/quit"),
+        "help" | "h" | "?" => no_args(Command::Help, "/help"),
+        other => Err(CommandError::Unknown(other.to_owned())),
+    }
+}
+
+/// Accepts `#room` as well as `room`, then applies the protocol's room rule.
+fn room_name(arg: &str) -> Result<String, CommandError> {
+    let name = arg.strip_prefix('#').unwrap_or(arg);
+    shared::validate::room(name).map_err(CommandError::InvalidRoom)?;
+    Ok(name.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_and_escapes() {
+        assert_eq!(parse("hello"), Ok(Command::Say("hello".into())));
+        assert_eq!(parse("//shrug"), Ok(Command::Say("/shrug".into())));
+    }
+
+    #[test]
+    fn room_commands() {
+        assert_eq!(parse("/join test"), Ok(Command::Join("test".into())));
+        assert_eq!(parse("/join #聊天室"), Ok(Command::Join("聊天室".into())));
+        assert_eq!(parse("/leave"), Ok(Command::Leave(None)));
+        assert_eq!(parse("/leave  dev "), Ok(Command::Leave(Some("dev".into()))));
+        assert_eq!(parse("/join"), Err(CommandError::Usage("/join <room>")));
+        assert_eq!(parse("/join a b"), Err(CommandError::Usage("/join <room>")));
+        assert!(matches!(parse("/join sid:x"), Err(CommandError::InvalidRoom(_))));
+    }
+
+    #[test]
+    fn other_commands() {
+        assert_eq!(parse("/info abc123"), Ok(Command::Info("abc123".into())));
+        assert_eq!(parse("/info"), Err(CommandError::Usage("/info <socketId>")));
+        assert_eq!(parse("/clear"), Ok(Command::Clear));
+        assert_eq!(parse("/login"), Ok(Command::Login));
+        assert_eq!(parse("/logout"), Ok(Command::Logout));
+        assert_eq!(parse("/quit"), Ok(Command::Quit));
+        assert_eq!(parse("/help"), Ok(Command::Help));
+        assert_eq!(parse("/quit now"), Err(CommandError::Usage("/quit")));
+    }
+
+    #[test]
+    fn unknown_commands_get_a_hint() {
+        let err = parse("/frobnicate x").unwrap_err();
+        assert_eq!(err, CommandError::Unknown("frobnicate".into()));
+        assert_eq!(err.to_string(), "Unknown command /frobnicate; /help lists the commands");
+        assert_eq!(parse("/"), Err(CommandError::Unknown(String::new())));
+    }
+}

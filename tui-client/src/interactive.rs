@@ -1,0 +1,112 @@
+//! The full-screen client: merges terminal input, network events and a one-second tick into
+//! [`app::Event`]s, applies them, performs the effects and draws.
+
+use std::{process::ExitCode, time::Duration};
+
+use anyhow::Context;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::{
+    app::{App, Effect, Event},
+    auth::{self, LoginOptions, Session, TokenStore},
+    keymap,
+    net::{self, NetCommand, NetConfig},
+    tui::Tui,
+    ui,
+};
+
+/// Network events applied before the next frame is drawn: a burst of history is drawn once,
+/// not once per message.
+const EVENTS_PER_FRAME: usize = 2000;
+
+pub struct Options {
+    pub login: LoginOptions,
+    pub room: String,
+    pub scrollback: usize,
+}
+
+enum Exit {
+    Quit,
+    LoggedOut,
+}
+
+pub async fn run(opts: Options, session: Session, store: TokenStore) -> anyhow::Result<ExitCode> {
+    let server = opts.login.server.clone();
+    let mut tui = Tui::new().context("cannot set up the terminal")?;
+    let (cmds, mut net_events, net_task) =
+        net::spawn(NetConfig { server: server.clone(), room: opts.room.clone(), token: session.token });
+    let mut app = App::new(&server, &session.username, &opts.room, opts.scrollback);
+    let (w, h) = tui.size()?;
+    let (width, height) = ui::message_pane_size(w, h);
+    app.update(Event::Resize { width, height });
+    let mut ticks = tokio::time::interval(Duration::from_secs(1));
+    let exit = 'main: loop {
+        tui.draw(&app)?;
+        let mut batch = Vec::new();
+        tokio::select! {
+            input = tui.next_event() => match input {
+                Some(Ok(crossterm::event::Event::Resize(w, h))) => {
+                    let (width, height) = ui::message_pane_size(w, h);
+                    batch.push(Event::Resize { width, height });
+                }
+                Some(Ok(input)) => batch.extend(keymap::map(&input, &app).map(Event::Action)),
+                Some(Err(e)) => return Err(e).context("reading the terminal"),
+                None => break 'main Exit::Quit,
+            },
+            event = net_events.recv() => match event {
+                Some(event) => {
+                    batch.push(Event::Net(event));
+                    while batch.len() < EVENTS_PER_FRAME
+                        && let Ok(more) = net_events.try_recv()
+                    {
+                        batch.push(Event::Net(more));
+                    }
+                }
+                None => break 'main Exit::Quit,
+            },
+            _ = ticks.tick() => batch.push(Event::Tick(chrono::Utc::now())),
+        }
+        for event in batch {
+            for effect in app.update(event) {
+                match effect {
+                    Effect::Net(command) => send(&cmds, command),
+                    Effect::Quit => break 'main Exit::Quit,
+                    Effect::Logout => {
+                        store.remove(&server)?;
+                        break 'main Exit::LoggedOut;
+                    }
+                    Effect::Relogin => {
+                        tui.suspend();
+                        // The old token is refused anyway; a failed login must not keep it.
+                        let result = match store.remove(&server) {
+                            Ok(_) => auth::login(&opts.login, &store).await,
+                            Err(e) => Err(e),
+                        };
+                        tui.resume()?;
+                        let outcome = match result {
+                            Ok(session) => {
+                                send(&cmds, NetCommand::Reauth(session.token));
+                                Ok(session.username)
+                            }
+                            Err(e) => Err(e.to_string()),
+                        };
+                        app.update(Event::LoggedIn(outcome));
+                    }
+                }
+            }
+        }
+    };
+    send(&cmds, NetCommand::Shutdown);
+    let _ = tokio::time::timeout(Duration::from_secs(3), net_task).await;
+    drop(tui);
+    if let Exit::LoggedOut = exit {
+        println!("Logged out of {server}.");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn send(cmds: &UnboundedSender<NetCommand>, command: NetCommand) {
+    if cmds.send(command).is_err() {
+        tracing::warn!("network task has stopped");
+    }
+}

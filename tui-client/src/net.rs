@@ -1,0 +1,643 @@
+//! The task that owns the Socket.IO connection. The UI sends [`NetCommand`]s in and gets
+//! [`NetEvent`]s out over channels, and never waits on the network.
+//!
+//! rust_socketio 0.6 needs a careful hand (see `shared/README.md`): it is built with
+//! `reconnect(false)` and this task owns the retry loop with backoff, so a rejected token is
+//! not retried forever; a rejection is only visible as an `Event::Error` carrying the
+//! `connect_error` frame; nothing is emitted before `Event::Connect`; its callbacks only
+//! forward into a channel; and only one ack is in flight at a time, under our own timeout,
+//! because the crate never reports one and misroutes answers when many are outstanding.
+
+use std::{collections::VecDeque, time::Duration};
+
+use futures_util::FutureExt;
+use rust_socketio::{
+    Event as SioEvent, Payload, TransportType,
+    asynchronous::{Client, ClientBuilder},
+};
+use serde_json::{Value, json};
+use shared::{
+    defaults::ROOM_QUERY_KEY,
+    events,
+    payload::{ChatMessage, ErrorEvent, MessageAck, OutgoingMessage, RoomAck, UserInfo},
+};
+use tokio::{
+    sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel},
+    time::{Instant, sleep_until, timeout},
+};
+
+use crate::auth::Token;
+
+/// Longest wait for the server to accept or refuse a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for one ack.
+const ACK_TIMEOUT: Duration = Duration::from_secs(10);
+/// After this long without a word from the server, ask it something (`user.info` on our own
+/// id) to see whether the connection still lives: when the server closes the transport (as on
+/// a graceful shutdown) the crate ends its stream without any event, and only a failing emit
+/// tells.
+const PROBE_AFTER: Duration = Duration::from_secs(15);
+/// Reconnect delays double from the first to the last.
+const BACKOFF_FIRST: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// The text rust_socketio puts before a `connect_error` frame's JSON.
+const CONNECT_ERROR_PREFIX: &str = "Received an ConnectError frame: ";
+
+/// What the UI asks of the network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetCommand {
+    /// Goes to the handshake room as a bare string (the classic protocol), to other rooms as
+    /// `{room, message}`.
+    SendMessage {
+        local_id: u64,
+        room: String,
+        text: String,
+    },
+    Join(String),
+    Leave(String),
+    UserInfo {
+        socket_id: String,
+        own: bool,
+    },
+    /// Connect again with a new token (after a login).
+    Reauth(Token),
+    Shutdown,
+}
+
+/// How a `chat.message` ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AckOutcome {
+    /// Stored; the id matches the echo.
+    Stored(Option<String>),
+    Failed(String),
+    /// No ack came (a classic server sends none, or the connection dropped meanwhile).
+    NoAck,
+}
+
+/// What the network tells the UI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetEvent {
+    Connecting,
+    /// `socket_id` is `None` only with an unpatched rust_socketio.
+    Connected {
+        socket_id: Option<String>,
+    },
+    /// The connection is down; attempt `attempt` follows after `delay`.
+    Reconnecting {
+        attempt: u32,
+        delay: Duration,
+    },
+    /// The server refused the handshake with this message; no retry until [`NetCommand::Reauth`].
+    Rejected {
+        message: String,
+    },
+    Message(ChatMessage),
+    /// An `error` event from the server.
+    ServerError(String),
+    MessageAck {
+        local_id: u64,
+        outcome: AckOutcome,
+    },
+    Joined {
+        room: String,
+        result: Result<(), String>,
+    },
+    Left {
+        room: String,
+        result: Result<(), String>,
+    },
+    UserInfo {
+        socket_id: String,
+        own: bool,
+        info: Option<UserInfo>,
+    },
+}
+
+/// Where to connect.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    pub server: String,
+    /// The handshake room (`?room=`).
+    pub room: String,
+    pub token: Token,
+}
+
+/// Starts the network task.
+pub fn spawn(
+    config: NetConfig,
+) -> (UnboundedSender<NetCommand>, UnboundedReceiver<NetEvent>, tokio::task::JoinHandle<()>) {
+    let (cmd_tx, cmd_rx) = unbounded_channel();
+    let (event_tx, event_rx) = unbounded_channel();
+    let worker =
+        Worker { config, cmds: cmd_rx, events: event_tx, queue: VecDeque::new(), message_acks: true };
+    (cmd_tx, event_rx, tokio::spawn(worker.run()))
+}
+
+/// What the crate's callbacks forward, one channel per connection attempt.
+#[derive(Debug)]
+enum Raw {
+    Connected(Payload),
+    Closed,
+    /// A crate-level error text, or the server's `error` event (both arrive as `Event::Error`).
+    Error(Payload),
+    Message(Payload),
+    Ack {
+        seq: u64,
+        payload: Payload,
+    },
+}
+
+/// Why a connection attempt or session ended.
+enum End {
+    Shutdown,
+    Rejected(String),
+    Dropped(String),
+    /// A new token came: connect again at once.
+    Reauth,
+}
+
+struct InFlight {
+    seq: u64,
+    command: NetCommand,
+    deadline: Instant,
+}
+
+struct Worker {
+    config: NetConfig,
+    cmds: UnboundedReceiver<NetCommand>,
+    events: UnboundedSender<NetEvent>,
+    /// Commands waiting for the connection or for the ack in flight.
+    queue: VecDeque<NetCommand>,
+    /// Cleared when a `chat.message` ack never comes although the server is alive: then the
+    /// server speaks the classic protocol and messages are sent without acks.
+    message_acks: bool,
+}
+
+impl Worker {
+    fn emit(&self, event: NetEvent) {
+        // The UI has gone away only when we are shutting down anyway.
+        let _ = self.events.send(event);
+    }
+
+    async fn run(mut self) {
+        let mut failures: u32 = 0;
+        loop {
+            self.emit(NetEvent::Connecting);
+            let end = match self.connect().await {
+                Ok((client, raw, socket_id)) => {
+                    failures = 0;
+                    self.emit(NetEvent::Connected { socket_id: socket_id.clone() });
+                    let end = self.session(&client, raw, socket_id).await;
+                    // Dropping the client does not disconnect it.
+                    let _ = timeout(Duration::from_secs(2), client.disconnect()).await;
+                    end
+                }
+                Err(end) => end,
+            };
+            match end {
+                End::Shutdown => return,
+                End::Reauth => continue,
+                End::Rejected(message) => {
+                    tracing::info!(%message, "connection refused");
+                    self.emit(NetEvent::Rejected { message });
+                    if !self.wait_for_reauth().await {
+                        return;
+                    }
+                    failures = 0;
+                }
+                End::Dropped(reason) => {
+                    tracing::info!(%reason, "connection lost");
+                    failures += 1;
+                    let delay = backoff(failures);
+                    self.emit(NetEvent::Reconnecting { attempt: failures + 1, delay });
+                    if !self.wait(delay).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Queues commands until `delay` has passed; `false` on shutdown.
+    async fn wait(&mut self, delay: Duration) -> bool {
+        let until = Instant::now() + delay;
+        loop {
+            tokio::select! {
+                _ = sleep_until(until) => return true,
+                cmd = self.cmds.recv() => match cmd {
+                    None | Some(NetCommand::Shutdown) => return false,
+                    Some(NetCommand::Reauth(token)) => {
+                        self.config.token = token;
+                        return true;
+                    }
+                    Some(cmd) => self.queue.push_back(cmd),
+                },
+            }
+        }
+    }
+
+    /// After a rejection: queues commands until a new token comes; `false` on shutdown.
+    async fn wait_for_reauth(&mut self) -> bool {
+        loop {
+            match self.cmds.recv().await {
+                None | Some(NetCommand::Shutdown) => return false,
+                Some(NetCommand::Reauth(token)) => {
+                    self.config.token = token;
+                    return true;
+                }
+                Some(cmd) => self.queue.push_back(cmd),
+            }
+        }
+    }
+
+    /// One attempt: resolves once the server has accepted (with our socket id) or refused.
+    async fn connect(&mut self) -> Result<(Client, UnboundedReceiver<Raw>, Option<String>), End> {
+        let url = socket_url(&self.config.server, &self.config.room)
+            .map_err(|e| End::Rejected(format!("invalid server URL {}: {e}", self.config.server)))?;
+        let (tx, mut raw) = unbounded_channel();
+        let forward = |tx: &UnboundedSender<Raw>, wrap: fn(Payload) -> Raw| {
+            let tx = tx.clone();
+            move |payload: Payload, _: Client| {
+                let _ = tx.send(wrap(payload));
+                async {}.boxed()
+            }
+        };
+        let builder = ClientBuilder::new(url.as_str())
+            .transport_type(TransportType::Websocket)
+            .reconnect(false)
+            .auth(json!({ "token": self.config.token.as_str() }))
+            .on(SioEvent::Connect, forward(&tx, Raw::Connected))
+            .on(SioEvent::Close, forward(&tx, |_| Raw::Closed))
+            .on(SioEvent::Error, forward(&tx, Raw::Error))
+            .on(events::CHAT_MESSAGE, forward(&tx, Raw::Message));
+        let client = match timeout(CONNECT_TIMEOUT, builder.connect()).await {
+            Ok(Ok(client)) => client,
+            Ok(Err(e)) => return Err(End::Dropped(e.to_string())),
+            Err(_) => return Err(End::Dropped("timed out connecting".into())),
+        };
+        let deadline = Instant::now() + CONNECT_TIMEOUT;
+        let end = loop {
+            tokio::select! {
+                _ = sleep_until(deadline) => break End::Dropped("timed out waiting for the server".into()),
+                cmd = self.cmds.recv() => match cmd {
+                    None | Some(NetCommand::Shutdown) => break End::Shutdown,
+                    Some(NetCommand::Reauth(token)) => {
+                        self.config.token = token;
+                        break End::Reauth;
+                    }
+                    Some(cmd) => self.queue.push_back(cmd),
+                },
+                r = raw.recv() => match r {
+                    Some(Raw::Connected(payload)) => return Ok((client, raw, socket_id(&payload))),
+                    Some(Raw::Error(payload)) => match classify_error(&payload) {
+                        ErrorKind::Rejected(message) => break End::Rejected(message),
+                        ErrorKind::Server(message) => self.emit(NetEvent::ServerError(message)),
+                        ErrorKind::Transport(text) => break End::Dropped(text),
+                    },
+                    Some(Raw::Closed) | None => break End::Dropped("closed by the server".into()),
+                    Some(other) => tracing::debug!(?other, "event before connect"),
+                },
+            }
+        };
+        let _ = timeout(Duration::from_secs(2), client.disconnect()).await;
+        Err(end)
+    }
+
+    /// Serves one live connection until it ends.
+    async fn session(
+        &mut self,
+        client: &Client,
+        mut raw: UnboundedReceiver<Raw>,
+        own: Option<String>,
+    ) -> End {
+        let (ack_tx, mut acks) = unbounded_channel();
+        let mut seq: u64 = 0;
+        let mut in_flight: Option<InFlight> = None;
+        let mut heard = Instant::now();
+        loop {
+            if in_flight.is_none()
+                && let Some(command) = self.queue.pop_front()
+            {
+                seq += 1;
+                match self.start(client, &ack_tx, seq, command).await {
+                    Ok(flight) => in_flight = flight,
+                    Err(reason) => return End::Dropped(reason),
+                }
+                continue;
+            }
+            let deadline = in_flight.as_ref().map_or(heard + PROBE_AFTER, |f| f.deadline);
+            tokio::select! {
+                cmd = self.cmds.recv() => match cmd {
+                    None | Some(NetCommand::Shutdown) => return End::Shutdown,
+                    Some(NetCommand::Reauth(token)) => {
+                        self.config.token = token;
+                        return End::Reauth;
+                    }
+                    Some(cmd) => self.queue.push_back(cmd),
+                },
+                r = raw.recv() => {
+                    heard = Instant::now();
+                    match r {
+                        None | Some(Raw::Closed) => return self.dropped(in_flight, "closed by the server"),
+                        Some(Raw::Message(payload)) => match chat_message(&payload) {
+                            Some(msg) => self.emit(NetEvent::Message(msg)),
+                            None => tracing::warn!(?payload, "unreadable chat.message"),
+                        },
+                        Some(Raw::Error(payload)) => match classify_error(&payload) {
+                            ErrorKind::Server(message) => self.emit(NetEvent::ServerError(message)),
+                            ErrorKind::Rejected(message) => return End::Rejected(message),
+                            ErrorKind::Transport(text) => {
+                                // Often fatal, not always: find out now rather than at the next probe.
+                                tracing::info!(%text, "transport error");
+                                heard = long_ago();
+                            }
+                        },
+                        Some(Raw::Connected(_)) | Some(Raw::Ack { .. }) => {}
+                    }
+                }
+                ack = acks.recv() => {
+                    heard = Instant::now();
+                    if let Some(Raw::Ack { seq, payload }) = ack
+                        && let Some(flight) = in_flight.take_if(|f| f.seq == seq)
+                    {
+                        self.answer(flight.command, Some(ack_value(&payload)));
+                    }
+                }
+                _ = sleep_until(deadline) => match in_flight.take() {
+                    Some(flight) => {
+                        if let Some(reason) = self.timed_out(flight.command, &mut heard) {
+                            return End::Dropped(reason);
+                        }
+                    }
+                    None => match &own {
+                        Some(sid) => self.queue.push_back(NetCommand::UserInfo { socket_id: sid.clone(), own: true }),
+                        None => heard = Instant::now(),
+                    },
+                },
+            }
+        }
+    }
+
+    /// Emits one command; `Some` when an ack is now awaited.
+    async fn start(
+        &mut self,
+        client: &Client,
+        ack_tx: &UnboundedSender<Raw>,
+        seq: u64,
+        command: NetCommand,
+    ) -> Result<Option<InFlight>, String> {
+        let (event, data) = match &command {
+            NetCommand::SendMessage { room, text, .. } => {
+                let out = if *room == self.config.room {
+                    OutgoingMessage::Text(text.clone())
+                } else {
+                    OutgoingMessage::ToRoom { room: room.clone(), message: text.clone() }
+                };
+                (events::CHAT_MESSAGE, serde_json::to_value(out).unwrap_or(Value::Null))
+            }
+            NetCommand::Join(room) => (events::CHAT_JOIN, json!(room)),
+            NetCommand::Leave(room) => (events::CHAT_LEAVE, json!(room)),
+            NetCommand::UserInfo { socket_id, .. } => (events::USER_INFO, json!(socket_id)),
+            NetCommand::Reauth(_) | NetCommand::Shutdown => return Ok(None),
+        };
+        let result = match &command {
+            NetCommand::SendMessage { local_id, .. } if !self.message_acks => {
+                let sent = client.emit(event, data).await;
+                if sent.is_ok() {
+                    self.emit(NetEvent::MessageAck { local_id: *local_id, outcome: AckOutcome::NoAck });
+                }
+                sent.map(|()| None)
+            }
+            _ => {
+                let tx = ack_tx.clone();
+                let callback = move |payload: Payload, _: Client| {
+                    let _ = tx.send(Raw::Ack { seq, payload });
+                    async {}.boxed()
+                };
+                // The crate's own timeout is never reported; ours is the deadline below.
+                client.emit_with_ack(event, data, ACK_TIMEOUT * 2, callback).await.map(|()| {
+                    Some(InFlight { seq, command: command.clone(), deadline: Instant::now() + ACK_TIMEOUT })
+                })
+            }
+        };
+        result.map_err(|e| {
+            let reason = format!("sending failed: {e}");
+            // Not sent: keep it for the next connection (messages say so instead).
+            match command {
+                NetCommand::SendMessage { local_id, .. } => {
+                    self.emit(NetEvent::MessageAck { local_id, outcome: AckOutcome::NoAck })
+                }
+                other => self.queue.push_front(other),
+            }
+            reason
+        })
+    }
+
+    /// Reports an answer (`None`: none came) to the UI.
+    fn answer(&self, command: NetCommand, value: Option<Value>) {
+        let room_result = |value: Option<Value>| match value.map(serde_json::from_value::<RoomAck>) {
+            Some(Ok(RoomAck { success: true, .. })) => Ok(()),
+            Some(Ok(RoomAck { error, .. })) => Err(error.unwrap_or_else(|| "refused".into())),
+            Some(Err(_)) => Err("unexpected answer from the server".into()),
+            None => Err("no answer from the server (it may not support rooms)".into()),
+        };
+        let event = match command {
+            NetCommand::SendMessage { local_id, .. } => {
+                let outcome = match value.map(serde_json::from_value::<MessageAck>) {
+                    Some(Ok(MessageAck { success: true, id, .. })) => AckOutcome::Stored(id),
+                    Some(Ok(MessageAck { error, .. })) => {
+                        AckOutcome::Failed(error.unwrap_or_else(|| "not stored".into()))
+                    }
+                    Some(Err(_)) | None => AckOutcome::NoAck,
+                };
+                NetEvent::MessageAck { local_id, outcome }
+            }
+            NetCommand::Join(room) => NetEvent::Joined { result: room_result(value), room },
+            NetCommand::Leave(room) => NetEvent::Left { result: room_result(value), room },
+            NetCommand::UserInfo { socket_id, own } => {
+                let info = value.and_then(|v| serde_json::from_value::<Option<UserInfo>>(v).ok()).flatten();
+                NetEvent::UserInfo { socket_id, own, info }
+            }
+            NetCommand::Reauth(_) | NetCommand::Shutdown => return,
+        };
+        self.emit(event);
+    }
+
+    /// An ack did not come in time. `Some(reason)` when that means the connection is dead.
+    fn timed_out(&mut self, command: NetCommand, heard: &mut Instant) -> Option<String> {
+        match command {
+            // user.info is in every protocol version: its silence means the link is gone.
+            NetCommand::UserInfo { own, .. } => {
+                if !own {
+                    self.queue.push_front(command);
+                }
+                Some("no answer from the server".into())
+            }
+            NetCommand::SendMessage { .. } if heard.elapsed() < ACK_TIMEOUT => {
+                tracing::info!("no ack for chat.message while the server talks: classic protocol");
+                self.message_acks = false;
+                self.answer(command, None);
+                None
+            }
+            other => {
+                self.answer(other, None);
+                // Silence: ask the server something it always answers, now.
+                *heard = long_ago();
+                None
+            }
+        }
+    }
+
+    /// The connection ended with `in_flight` unanswered: a message is reported unconfirmed (it
+    /// may have been stored, so it is not sent twice), anything else is asked again later.
+    fn dropped(&mut self, in_flight: Option<InFlight>, reason: &str) -> End {
+        if let Some(flight) = in_flight {
+            match flight.command {
+                NetCommand::SendMessage { local_id, .. } => {
+                    self.emit(NetEvent::MessageAck { local_id, outcome: AckOutcome::NoAck })
+                }
+                other => self.queue.push_front(other),
+            }
+        }
+        End::Dropped(reason.to_owned())
+    }
+}
+
+/// A time `PROBE_AFTER` ago: makes the next loop turn probe the connection.
+fn long_ago() -> Instant {
+    let now = Instant::now();
+    now.checked_sub(PROBE_AFTER).unwrap_or(now)
+}
+
+/// `server` with the Socket.IO path and `?room=` (rust_socketio adds `/socket.io/` to a bare
+/// host).
+fn socket_url(server: &str, room: &str) -> Result<reqwest::Url, String> {
+    let mut url = reqwest::Url::parse(server).map_err(|e| e.to_string())?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("the scheme must be http or https".into());
+    }
+    url.query_pairs_mut().append_pair(ROOM_QUERY_KEY, room);
+    Ok(url)
+}
+
+/// `[.. , ]` reduced to its first value; an ack's data arrives wrapped once more.
+fn first_value(payload: &Payload) -> Option<&Value> {
+    match payload {
+        Payload::Text(values) => values.first(),
+        _ => None,
+    }
+}
+
+fn ack_value(payload: &Payload) -> Value {
+    match first_value(payload) {
+        Some(Value::Array(inner)) => inner.first().cloned().unwrap_or(Value::Null),
+        Some(v) => v.clone(),
+        None => Value::Null,
+    }
+}
+
+/// Our socket id, from the CONNECT packet's `{sid}` (needs the patched crate, see vendor/).
+fn socket_id(payload: &Payload) -> Option<String> {
+    first_value(payload)?.get("sid")?.as_str().map(str::to_owned)
+}
+
+fn chat_message(payload: &Payload) -> Option<ChatMessage> {
+    let mut msg: ChatMessage = serde_json::from_value(first_value(payload)?.clone()).ok()?;
+    if msg.sent.is_empty() {
+        // A classic server sends no time: the arrival time is the best we have.
+        msg.sent = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    }
+    Some(msg)
+}
+
+enum ErrorKind {
+    /// The handshake was refused with this message.
+    Rejected(String),
+    /// The server's `error` event.
+    Server(String),
+    /// Something below Socket.IO went wrong.
+    Transport(String),
+}
+
+/// `Event::Error` carries three different things; tell them apart.
+fn classify_error(payload: &Payload) -> ErrorKind {
+    match first_value(payload) {
+        Some(Value::String(text)) => match text.strip_prefix(CONNECT_ERROR_PREFIX) {
+            Some(frame) => {
+                let message = serde_json::from_str::<Value>(frame)
+                    .ok()
+                    .and_then(|v| match v {
+                        Value::String(s) => Some(s),
+                        v => v.get("message")?.as_str().map(str::to_owned),
+                    })
+                    .unwrap_or_else(|| frame.to_owned());
+                ErrorKind::Rejected(message)
+            }
+            None => ErrorKind::Transport(text.clone()),
+        },
+        Some(v) => match serde_json::from_value::<ErrorEvent>(v.clone()) {
+            Ok(e) => ErrorKind::Server(e.message),
+            Err(_) => ErrorKind::Server(v.to_string()),
+        },
+        None => ErrorKind::Transport("unknown error".into()),
+    }
+}
+
+/// 1 s, 2 s, 4 s … 30 s, plus up to a quarter more so that many clients do not return at once.
+fn backoff(failures: u32) -> Duration {
+    let base = BACKOFF_FIRST.saturating_mul(1 << failures.saturating_sub(1).min(5)).min(BACKOFF_MAX);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let jitter = base.mul_f64(f64::from(nanos % 1000) / 4000.0);
+    Duration::from_secs((base + jitter).as_secs().max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejection_frames_give_the_servers_exact_message() {
+        let frame =
+            format!("{CONNECT_ERROR_PREFIX}{{\"message\":\"{}\"}}", shared::errors::AUTH_INVALID_TOKEN);
+        let ErrorKind::Rejected(m) = classify_error(&Payload::from(json!(frame))) else {
+            panic!("not a rejection")
+        };
+        assert_eq!(m, shared::errors::AUTH_INVALID_TOKEN);
+        let ErrorKind::Server(m) =
+            classify_error(&Payload::from(json!({"message": "You are not in room x"})))
+        else {
+            panic!("not a server error")
+        };
+        assert_eq!(m, "You are not in room x");
+        assert!(matches!(classify_error(&Payload::from(json!("Websocket error"))), ErrorKind::Transport(_)));
+    }
+
+    #[test]
+    fn acks_events_and_the_connect_packet_unwrap() {
+        let ack = Payload::Text(vec![json!([{"success": true, "id": "m1"}])]);
+        assert_eq!(ack_value(&ack), json!({"success": true, "id": "m1"}));
+        assert_eq!(ack_value(&Payload::Text(vec![json!([null])])), Value::Null);
+        assert_eq!(socket_id(&Payload::Text(vec![json!({"sid": "abc"})])), Some("abc".into()));
+        assert_eq!(socket_id(&Payload::Text(vec![json!("")])), None);
+        let classic =
+            chat_message(&Payload::Text(vec![json!({"username": "bob", "message": "hi"})])).expect("parses");
+        assert_eq!((classic.username.as_str(), classic.room.as_str()), ("bob", ""));
+        assert!(chrono::DateTime::parse_from_rfc3339(&classic.sent).is_ok(), "arrival time filled in");
+    }
+
+    #[test]
+    fn socket_urls_carry_the_room() {
+        let url = socket_url("http://localhost:3001", "聊天 room").expect("valid");
+        assert_eq!(url.as_str(), "http://localhost:3001/?room=%E8%81%8A%E5%A4%A9+room");
+        assert!(socket_url("ftp://x", "r").is_err());
+        assert!(socket_url("not a url", "r").is_err());
+    }
+
+    #[test]
+    fn backoff_grows_to_a_cap() {
+        assert!((1..=2).contains(&backoff(1).as_secs()));
+        assert!((4..=5).contains(&backoff(3).as_secs()));
+        assert!((30..=38).contains(&backoff(20).as_secs()));
+    }
+}

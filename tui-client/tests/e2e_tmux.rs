@@ -1,0 +1,168 @@
+//! End to end on a real terminal: `chat-tui` full screen inside tmux, driven with `send-keys`
+//! and read with `capture-pane` (polled, each wait bounded), against the real server, with
+//! other users as `--plain` clients. Needs tmux (scripts/install-test-deps.sh installs it).
+
+mod support;
+
+use std::{
+    process::Command,
+    thread,
+    time::{Duration, Instant},
+};
+
+use support::{Home, PASSWORD, Plain, Server, WAIT, signup};
+
+/// A private tmux server (its own socket), killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn new() -> Self {
+        let socket = format!("chat-tui-e2e-{}", std::process::id());
+        Tmux { socket }
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux is required for this test (scripts/install-test-deps.sh installs it)");
+        assert!(out.status.success(), "tmux {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn type_text(&self, text: &str) {
+        self.run(&["send-keys", "-t", "main", "-l", text]);
+    }
+
+    fn key(&self, key: &str) {
+        self.run(&["send-keys", "-t", "main", key]);
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "main"])
+    }
+
+    /// Polls the screen until `ok` holds; panics with the last screen after [`WAIT`].
+    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            assert!(Instant::now() < deadline, "waited {WAIT:?} for {what}; screen:\n{screen}");
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn wait_text(&self, needle: &str) -> String {
+        self.wait_for(needle, |s| s.contains(needle))
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").arg("-L").arg(&self.socket).arg("kill-server").output();
+    }
+}
+
+/// The line of `screen` that contains `needle`.
+fn line_with<'a>(screen: &'a str, needle: &str) -> &'a str {
+    screen.lines().find(|l| l.contains(needle)).unwrap_or_default()
+}
+
+#[test]
+fn full_screen_login_send_receive_join_and_quit_cleanly() {
+    let server = Server::start();
+    let url = server.url.as_str();
+    let home = Home::new();
+    // The script the pane runs: the client, then how it left the terminal.
+    let exports: String = home.env().iter().map(|(k, v)| format!("export {k}='{v}'\n")).collect();
+    let script = home.path().join("run.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "{exports}unset CHAT_PASSWORD CHAT_SERVER RUST_LOG\n\
+             '{bin}' --server '{url}' --room lobby\n\
+             echo \"EXIT=$?\"\n\
+             echo \"TTY $(stty -a | tr ' ;' '\\n\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' ')\"\n\
+             echo END\n\
+             exec sleep 600\n",
+            bin = support::BIN
+        ),
+    )
+    .expect("write script");
+    let tmux = Tmux::new();
+    let script = script.to_str().expect("utf-8 path");
+    tmux.run(&["new-session", "-d", "-s", "main", "-x", "100", "-y", "30", "sh", script]);
+
+    // First start: no token, so it asks, signs up, logs in and stores the token.
+    tmux.wait_text("Log in or sign up? [L/s]");
+    tmux.type_text("s");
+    tmux.key("Enter");
+    tmux.wait_text("Username:");
+    tmux.type_text("tess");
+    tmux.key("Enter");
+    tmux.wait_text("Password:");
+    tmux.type_text(PASSWORD);
+    tmux.key("Enter");
+    tmux.wait_text("Repeat password:");
+    tmux.type_text(PASSWORD);
+    tmux.key("Enter");
+    let screen = tmux.wait_text(&format!("● connected · {url} · #lobby · tess"));
+    assert!(!screen.contains(PASSWORD), "the password is never shown");
+    assert!(home.token_file().exists());
+    // The info pane gets our socket id and rooms from user.info.
+    let screen = tmux.wait_for("own socket id and rooms", |s| {
+        let mut lines = s.lines().skip_while(|l| !l.ends_with("│socket id"));
+        let sid = lines.nth(1).and_then(|l| l.rsplit('│').next()).unwrap_or("").trim().to_owned();
+        !sid.is_empty() && sid != "–" && s.contains("│ #lobby")
+    });
+    assert!(screen.contains("│ tess"), "{screen}");
+
+    // Send: pending until the ack, then confirmed.
+    tmux.type_text("hello from tmux 你好");
+    tmux.key("Enter");
+    tmux.wait_for("own message confirmed", |s| {
+        let line = line_with(s, "tess │ hello from tmux 你好");
+        !line.is_empty() && !line.contains("(sending)")
+    });
+
+    // Receive from another client in the same room.
+    let bob_home = Home::new();
+    signup(&bob_home, url, "bob");
+    let mut bob = Plain::spawn(&bob_home, url, "bob", PASSWORD, &["--room", "lobby"]).connected();
+    bob.send("hi tess");
+    tmux.wait_text("bob │ hi tess");
+
+    // Join a second room: a new tab, a note, the info pane lists it.
+    tmux.type_text("/join second");
+    tmux.key("Enter");
+    tmux.wait_for("second room joined", |s| {
+        s.contains("2:second") && s.contains("You joined #second") && s.contains("│ #second")
+    });
+    let cyd_home = Home::new();
+    signup(&cyd_home, url, "cyd");
+    let mut cyd = Plain::spawn(&cyd_home, url, "cyd", PASSWORD, &["--room", "second"]).connected();
+    cyd.send("over in second");
+    tmux.wait_text("cyd │ over in second");
+    // Lobby traffic while second is shown counts as unread.
+    bob.send("are you there?");
+    tmux.wait_text("1:lobby(1)");
+    tmux.key("M-1");
+    tmux.wait_text("bob │ are you there?");
+
+    // Esc quits; the terminal is back to normal: main screen, cooked mode, echo, no mouse.
+    tmux.key("Escape");
+    let screen = tmux.wait_text("END");
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    assert!(line_with(&screen, "TTY ").contains("TTY icanon echo"), "{screen}");
+    let flags = tmux.run(&["display-message", "-p", "-t", "main", "#{alternate_on} #{mouse_any_flag}"]);
+    assert_eq!(flags.trim(), "0 0");
+    assert!(bob.finish().0.success());
+    assert!(cyd.finish().0.success());
+}
