@@ -8,7 +8,7 @@ use serde_json::Value;
 use shared::{defaults, errors};
 use socketioxide::extract::{SocketRef, State, TryData};
 
-use super::{Session, message_limiter};
+use super::{Session, register_handlers};
 use crate::{state::AppState, store::StoreError};
 
 /// Why a handshake was refused; the `Display` text is what the client's `connect_error` gets.
@@ -63,14 +63,8 @@ async fn check(socket: &SocketRef, auth: Option<Value>, state: &AppState) -> Res
         Some(addr) => Some(state.limits.open_connection(addr).ok_or(ConnectRejection::TooManyConnections)?),
         None => None,
     };
-    socket.extensions.insert(Arc::new(Session {
-        user_id: user.id,
-        username: user.username,
-        home_room,
-        addr,
-        limiter: message_limiter(state),
-        _slot: slot,
-    }));
+    socket.extensions.insert(Arc::new(Session::new(user.id, user.username, home_room, addr, state, slot)));
+    register_handlers(socket);
     Ok(())
 }
 

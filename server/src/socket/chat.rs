@@ -1,52 +1,64 @@
 //! `chat.message`: validate, publish to the room, and ack once stored.
 
-use std::sync::Arc;
-
 use chrono::Utc;
 use serde_json::Value;
 use shared::{errors, payload::MessageAck};
 use socketioxide::{
     SocketIo,
-    extract::{AckSender, Extension, SocketRef, State, TryData},
+    extract::{AckSender, SocketRef},
 };
 
 use super::{Session, is_chat_room, send_error};
 use crate::{
     state::AppState,
-    store::{self, Message},
+    store::{self, Message, writer::Stored},
 };
 
+/// Validates and publishes one message in the socket's order, then waits for its write in a
+/// task of its own, so the next event need not wait for the store.
 pub async fn on_chat_message(
-    socket: SocketRef,
-    io: SocketIo,
-    TryData(data): TryData<Value>,
-    ack: AckSender,
-    State(state): State<AppState>,
-    Extension(session): Extension<Arc<Session>>,
-) {
-    let reply = match send(&socket, &io, data.ok(), &state, &session).await {
-        Ok(id) => MessageAck::stored(id),
-        Err(error) => {
-            tracing::debug!(sid = %socket.id, "chat.message refused: {error}");
-            send_error(&socket, &error);
-            MessageAck::failed(error)
-        }
-    };
-    ack.send(&reply).ok();
-}
-
-/// Publishes one message and waits for its write; the id on success, the client's error text
-/// otherwise.
-async fn send(
     socket: &SocketRef,
     io: &SocketIo,
-    data: Option<Value>,
     state: &AppState,
     session: &Session,
-) -> Result<String, String> {
-    if !session.allow_event() {
-        return Err(errors::RATE_LIMITED.into());
-    }
+    data: Option<Value>,
+    ack: AckSender,
+) {
+    let stored = match publish(socket, io, state, session, data).await {
+        Ok(stored) => stored,
+        Err(error) => return refuse(socket, ack, &error),
+    };
+    let socket = socket.clone();
+    tokio::spawn(async move {
+        let (id, stored) = stored;
+        match stored.await {
+            Ok(Ok(())) => {
+                ack.send(&MessageAck::stored(id)).ok();
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(sid = %socket.id, "message not stored: {e}");
+                refuse(&socket, ack, errors::MESSAGE_NOT_STORED);
+            }
+            Err(_) => refuse(&socket, ack, errors::MESSAGE_NOT_STORED),
+        }
+    });
+}
+
+fn refuse(socket: &SocketRef, ack: AckSender, error: &str) {
+    tracing::debug!(sid = %socket.id, "chat.message refused: {error}");
+    send_error(socket, error);
+    ack.send(&MessageAck::failed(error)).ok();
+}
+
+/// Checks one message and publishes it; its id and the receiver of its write, or the
+/// client's error text.
+async fn publish(
+    socket: &SocketRef,
+    io: &SocketIo,
+    state: &AppState,
+    session: &Session,
+    data: Option<Value>,
+) -> Result<(String, Stored), String> {
     let (room, text) = parse(data, &session.home_room)?;
     if text.trim().is_empty() {
         return Err(errors::MESSAGE_EMPTY.into());
@@ -66,14 +78,7 @@ async fn send(
         sent: Utc::now(),
     };
     let id = message.id.clone();
-    match state.history.publish(io, message).await.await {
-        Ok(Ok(())) => Ok(id),
-        Ok(Err(e)) => {
-            tracing::warn!(sid = %socket.id, "message not stored: {e}");
-            Err(errors::MESSAGE_NOT_STORED.into())
-        }
-        Err(_) => Err(errors::MESSAGE_NOT_STORED.into()),
-    }
+    Ok((id, state.history.publish(io, message).await))
 }
 
 /// A bare string goes to the home room; `{room, message}` to the named room.

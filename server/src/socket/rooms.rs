@@ -1,24 +1,16 @@
 //! `chat.join` and `chat.leave`.
 
-use std::sync::Arc;
-
 use serde_json::Value;
 use shared::{errors, payload::RoomAck};
-use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
+use socketioxide::extract::{AckSender, SocketRef};
 
-use super::{Session, chat_rooms, send_error};
+use super::{chat_rooms, send_error};
 use crate::state::AppState;
 
-pub async fn on_join(
-    socket: SocketRef,
-    TryData(data): TryData<Value>,
-    ack: AckSender,
-    State(state): State<AppState>,
-    Extension(session): Extension<Arc<Session>>,
-) {
+pub async fn on_join(socket: &SocketRef, state: &AppState, data: Option<Value>, ack: AckSender) {
     let result = async {
-        let room = room_arg(data.ok(), &session)?;
-        let joined = chat_rooms(&socket);
+        let room = room_arg(data)?;
+        let joined = chat_rooms(socket);
         if joined.contains(&room) {
             // Already in: no second replay, which would duplicate what the client has.
             return Ok(room);
@@ -26,38 +18,30 @@ pub async fn on_join(
         if joined.len() >= state.config.max_rooms_per_socket {
             return Err(errors::TOO_MANY_ROOMS.to_string());
         }
-        if let Err(e) = state.history.join(&socket, &room).await {
+        if let Err(e) = state.history.join(socket, &room).await {
             // Joined, but without history: say so and carry on with live messages.
             tracing::warn!(sid = %socket.id, room, "history replay failed: {e}");
-            send_error(&socket, errors::SERVICE_UNAVAILABLE);
+            send_error(socket, errors::SERVICE_UNAVAILABLE);
         }
         Ok(room)
     }
     .await;
-    reply(&socket, ack, result);
+    reply(socket, ack, result);
 }
 
-pub async fn on_leave(
-    socket: SocketRef,
-    TryData(data): TryData<Value>,
-    ack: AckSender,
-    Extension(session): Extension<Arc<Session>>,
-) {
-    let result = room_arg(data.ok(), &session).and_then(|room| {
-        if !chat_rooms(&socket).contains(&room) {
+pub fn on_leave(socket: &SocketRef, data: Option<Value>, ack: AckSender) {
+    let result = room_arg(data).and_then(|room| {
+        if !chat_rooms(socket).contains(&room) {
             return Err(errors::not_in_room(&room));
         }
         socket.leave(room.clone());
         Ok(room)
     });
-    reply(&socket, ack, result);
+    reply(socket, ack, result);
 }
 
 /// The validated room name of a join or leave.
-fn room_arg(data: Option<Value>, session: &Session) -> Result<String, String> {
-    if !session.allow_event() {
-        return Err(errors::RATE_LIMITED.into());
-    }
+fn room_arg(data: Option<Value>) -> Result<String, String> {
     let Some(Value::String(room)) = data else { return Err(errors::ROOM_INVALID_PAYLOAD.into()) };
     shared::validate::room(&room)?;
     Ok(room)

@@ -1,44 +1,40 @@
 //! `user.info (socketId)`: who is behind a socket id, answered through the adapter's room
 //! index (see the module docs of [`super`]) rather than this node's socket table.
 
-use std::sync::Arc;
-
 use serde_json::Value;
 use shared::payload::{UserInfo, UserSummary};
 use socketioxide::{
     SocketIo,
-    extract::{AckSender, Extension, SocketRef, State, TryData},
+    extract::{AckSender, SocketRef},
 };
 
-use super::{SID_ROOM_PREFIX, Session, USER_ROOM_PREFIX, is_chat_room, send_error};
+use super::{SID_ROOM_PREFIX, USER_ROOM_PREFIX, is_chat_room, send_error};
 use crate::{state::AppState, store::StoreError};
 
 /// Socket ids are 16 characters; anything much longer is not worth a lookup.
 const MAX_SOCKET_ID_LEN: usize = 64;
 
-pub async fn on_user_info(
-    socket: SocketRef,
-    io: SocketIo,
-    TryData(data): TryData<Value>,
+/// Looks up in a task of its own: a read need not hold up the socket's later events.
+pub fn on_user_info(
+    socket: &SocketRef,
+    io: &SocketIo,
+    state: &AppState,
+    data: Option<Value>,
     ack: AckSender,
-    State(state): State<AppState>,
-    Extension(session): Extension<Arc<Session>>,
 ) {
-    if !session.allow_event() {
-        send_error(&socket, shared::errors::RATE_LIMITED);
-        ack.send(&Value::Null).ok();
-        return;
-    }
-    let info = match data {
-        Ok(Value::String(sid)) if sid.len() <= MAX_SOCKET_ID_LEN => lookup(&io, &state, &sid).await,
-        _ => Ok(None),
-    };
-    let info = info.unwrap_or_else(|e| {
-        tracing::warn!(sid = %socket.id, "user.info failed: {e}");
-        send_error(&socket, shared::errors::SERVICE_UNAVAILABLE);
-        None
+    let (socket, io, state) = (socket.clone(), io.clone(), state.clone());
+    tokio::spawn(async move {
+        let info = match data {
+            Some(Value::String(sid)) if sid.len() <= MAX_SOCKET_ID_LEN => lookup(&io, &state, &sid).await,
+            _ => Ok(None),
+        };
+        let info = info.unwrap_or_else(|e| {
+            tracing::warn!(sid = %socket.id, "user.info failed: {e}");
+            send_error(&socket, shared::errors::SERVICE_UNAVAILABLE);
+            None
+        });
+        ack.send(&info).ok();
     });
-    ack.send(&info).ok();
 }
 
 async fn lookup(io: &SocketIo, state: &AppState, sid: &str) -> Result<Option<UserInfo>, StoreError> {
