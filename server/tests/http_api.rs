@@ -1,0 +1,336 @@
+//! The HTTP API against a real server: signup, login, user lookup, error bodies, throttles,
+//! rate limits and CORS.
+
+mod harness;
+
+use harness::{PASSWORD, TestServer, http_client, loopback, random_object_id, send, unique_name};
+use reqwest::{
+    StatusCode,
+    header::{ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_TYPE, ORIGIN},
+};
+use serde_json::{Value, json};
+use shared::{
+    api::{self, Credentials},
+    errors, validate,
+};
+
+fn is_object_id(id: &str) -> bool {
+    id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn keys(v: &Value) -> Vec<&str> {
+    let mut k: Vec<&str> = v.as_object().expect("JSON object").keys().map(String::as_str).collect();
+    k.sort_unstable();
+    k
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_is_200_and_unknown_routes_are_404_json() {
+    let s = TestServer::start(&["--no-rate-limits"]).await;
+    assert_eq!(s.get(api::HEALTH_PATH).await.status, StatusCode::OK);
+    let r = s.get("/api/v1/nope").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.error(), errors::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signup_returns_201_and_the_user_can_be_looked_up() {
+    let s = TestServer::start(&["--no-rate-limits"]).await;
+    let names = [
+        unique_name("ann"),
+        "李小龙".to_owned(),
+        format!("{}{:08x}", "ü".repeat(24), harness::random_u64() as u32),
+    ];
+    for name in &names {
+        let r = s.signup(name, PASSWORD).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{name}: {r:?}");
+        assert_eq!(keys(&r.body), ["id", "username"], "no other field (no password hash) in {r:?}");
+        assert_eq!(r.body["username"], json!(name));
+        let id = r.body["id"].as_str().unwrap();
+        assert!(is_object_id(id), "id {id} is not an ObjectId");
+        let found = s.get(&api::user_path(id)).await;
+        assert_eq!(found.status, StatusCode::OK);
+        assert_eq!(found.body, json!({ "username": name }), "exactly {{username}}");
+    }
+    // Password bounds are bytes: exactly 8 and exactly 72 are fine.
+    for pw in ["12345678".to_owned(), "p".repeat(72), "é".repeat(36)] {
+        let r = s.signup(&unique_name("pw"), &pw).await;
+        assert_eq!(r.status, StatusCode::CREATED, "password of {} bytes: {r:?}", pw.len());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signup_rejects_invalid_usernames_and_passwords_with_the_rule() {
+    let s = TestServer::start(&["--no-rate-limits"]).await;
+    let long_name = "u".repeat(33);
+    let bad_names = ["ab", long_name.as_str(), " ann", "ann ", "a\u{7}nn", "new\nline"];
+    for name in bad_names {
+        let r = s.signup(name, PASSWORD).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{name:?}: {r:?}");
+        let rule = validate::username(name).unwrap_err();
+        assert!(r.error().contains(&rule), "{name:?}: error {:?} should name the rule {rule:?}", r.error());
+    }
+    // 37 two-byte characters are 74 bytes: too long although only 37 characters.
+    let (long_pw, multibyte_pw) = ("p".repeat(73), "é".repeat(37));
+    for pw in ["short", long_pw.as_str(), multibyte_pw.as_str(), "new\nline pass", "tab\tin password"] {
+        let r = s.signup(&unique_name("bob"), pw).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{pw:?}: {r:?}");
+        let rule = validate::password(pw).unwrap_err();
+        assert!(r.error().contains(&rule), "{pw:?}: error {:?} should name the rule {rule:?}", r.error());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_bodies_are_400_json_errors() {
+    let s = TestServer::start(&["--no-rate-limits"]).await;
+    let bodies = [
+        "{",
+        "",
+        "null",
+        "[]",
+        "\"ann\"",
+        r#"{"username": 5, "password": "correct horse"}"#,
+        r#"{"username": "ann", "password": true}"#,
+        r#"{"username": "ann"}"#,
+        r#"{"password": "correct horse"}"#,
+        "{}",
+    ];
+    for path in [api::SIGNUP_PATH, api::LOGIN_PATH] {
+        for body in bodies {
+            let r =
+                send(s.http().post(s.url(path)).header(CONTENT_TYPE, "application/json").body(body)).await;
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path} {body:?}: {r:?}");
+            assert!(r.error().starts_with(errors::INVALID_BODY), "{path} {body:?}: {r:?}");
+        }
+        // Without a JSON content type: still a client error with a JSON {error} body.
+        let r = send(s.http().post(s.url(path)).body(r#"{"username":"ann","password":"x"}"#)).await;
+        assert!(r.status.is_client_error(), "{path} as text/plain: {r:?}");
+        assert!(!r.error().is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_are_413_json_errors() {
+    let s = TestServer::start(&["--no-rate-limits"]).await;
+    let big = Credentials { username: unique_name("big"), password: "p".repeat(17 * 1024) };
+    for path in [api::SIGNUP_PATH, api::LOGIN_PATH] {
+        let r = send(s.http().post(s.url(path)).json(&big)).await;
+        assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{path}: {r:?}");
+        assert!(!r.error().is_empty());
+    }
+
+    let small = TestServer::start(&["--no-rate-limits", "--max-body-bytes", "512"]).await;
+    let r = small.post_json(api::SIGNUP_PATH, &json!({"username": "x", "password": "p".repeat(600)})).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{r:?}");
+    assert!(!r.error().is_empty());
+    // Under the limit the same route answers normally.
+    let r = small.signup(&unique_name("fits"), PASSWORD).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_usernames_are_refused_even_when_signups_race() {
+    let s = TestServer::start(&["--no-rate-limits"]).await;
+    let name = unique_name("dup");
+    assert_eq!(s.signup(&name, PASSWORD).await.status, StatusCode::CREATED);
+    let again = s.signup(&name, "another password").await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    assert_eq!(again.error(), errors::USERNAME_TAKEN);
+
+    let racing = unique_name("race");
+    let attempts = (0..8).map(|i| {
+        let (http, url, racing) = (s.http().clone(), s.url(api::SIGNUP_PATH), racing.clone());
+        tokio::spawn(async move {
+            send(http.post(url).json(&json!({"username": racing, "password": format!("password {i}")}))).await
+        })
+    });
+    let mut created = 0;
+    for a in attempts.collect::<Vec<_>>() {
+        let r = a.await.unwrap();
+        if r.status == StatusCode::CREATED {
+            created += 1;
+        } else {
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{r:?}");
+            assert_eq!(r.error(), errors::USERNAME_TAKEN);
+        }
+    }
+    assert_eq!(created, 1, "exactly one racing signup wins");
+}
+
+#[derive(serde::Deserialize)]
+struct Claims {
+    sub: String,
+    exp: i64,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_returns_an_hs256_jwt_for_the_user_valid_24_hours() {
+    let s = TestServer::start(&["--no-rate-limits"]).await;
+    let name = unique_name("jwt");
+    let id = s.signup(&name, PASSWORD).await.body["id"].as_str().unwrap().to_owned();
+    let r = s.login(&name, PASSWORD).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(keys(&r.body), ["token"]);
+    let token = r.body["token"].as_str().unwrap();
+    let decoded = jsonwebtoken::dangerous::insecure_decode::<Claims>(token).expect("a JWT");
+    assert_eq!(decoded.header.alg, jsonwebtoken::Algorithm::HS256);
+    assert_eq!(decoded.claims.sub, id);
+    let ttl = decoded.claims.exp - chrono::Utc::now().timestamp();
+    assert!((24 * 3600 - 120..=24 * 3600 + 5).contains(&ttl), "exp is {ttl} s away, not 24 h");
+
+    for (user, pw) in [(name.as_str(), "wrong password"), ("nobody_here", PASSWORD)] {
+        let r = s.login(user, pw).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{user}: {r:?}");
+        assert_eq!(r.error(), errors::INVALID_CREDENTIALS);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_user_ids_are_404_user_not_found() {
+    let s = TestServer::start(&["--no-rate-limits"]).await;
+    for id in [
+        random_object_id(),
+        "000000000000000000000000".into(),
+        "abc".into(),
+        "not-an-id".into(),
+        "%20".into(),
+    ] {
+        let r = s.get(&api::user_path(&id)).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{id}: {r:?}");
+        assert_eq!(r.error(), errors::USER_NOT_FOUND, "{id}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_are_throttled_per_username() {
+    let s = TestServer::start(&["--max-failed-logins", "3"]).await;
+    let victim = unique_name("victim");
+    let other = unique_name("other");
+    for name in [&victim, &other] {
+        assert_eq!(s.signup(name, PASSWORD).await.status, StatusCode::CREATED);
+    }
+    let login = |from: u8, user: &str, pw: &str| {
+        let req = http_client(Some(loopback(from)))
+            .post(s.url(api::LOGIN_PATH))
+            .json(&json!({"username": user, "password": pw}));
+        send(req)
+    };
+    // One failure from each of three addresses: no address reaches the limit, the name does.
+    for from in 2..=4 {
+        let r = login(from, &victim, "wrong password").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{r:?}");
+    }
+    let blocked = login(5, &victim, PASSWORD).await;
+    assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS, "even the right password: {blocked:?}");
+    assert_eq!(blocked.error(), errors::TOO_MANY_ATTEMPTS);
+    assert!((1..=900).contains(&blocked.retry_after()), "{blocked:?}");
+    // Another name from the same fresh address is not affected.
+    assert_eq!(login(5, &other, PASSWORD).await.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_are_throttled_per_address() {
+    let s = TestServer::start(&["--max-failed-logins", "3"]).await;
+    let name = unique_name("legit");
+    assert_eq!(s.signup(&name, PASSWORD).await.status, StatusCode::CREATED);
+    let attacker = http_client(Some(loopback(2)));
+    let login = |client: &reqwest::Client, user: &str, pw: &str| {
+        send(client.post(s.url(api::LOGIN_PATH)).json(&json!({"username": user, "password": pw})))
+    };
+    // Three different names, one failure each: only the address reaches the limit.
+    for _ in 0..3 {
+        let r = login(&attacker, &unique_name("guess"), PASSWORD).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{r:?}");
+    }
+    let blocked = login(&attacker, &name, PASSWORD).await;
+    assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS, "{blocked:?}");
+    assert_eq!(blocked.error(), errors::TOO_MANY_ATTEMPTS);
+    assert!((1..=900).contains(&blocked.retry_after()), "{blocked:?}");
+    let elsewhere = http_client(Some(loopback(3)));
+    assert_eq!(login(&elsewhere, &name, PASSWORD).await.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_requests_are_rate_limited_per_address() {
+    let s = TestServer::start(&["--http-requests-per-minute", "5"]).await;
+    let path = api::user_path(&random_object_id());
+    let busy = http_client(Some(loopback(2)));
+    for i in 0..5 {
+        let r = send(busy.get(s.url(&path))).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "request {i}: {r:?}");
+    }
+    let limited = send(busy.get(s.url(&path))).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{limited:?}");
+    assert_eq!(limited.error(), errors::TOO_MANY_REQUESTS);
+    assert!((1..=60).contains(&limited.retry_after()), "{limited:?}");
+    let quiet = http_client(Some(loopback(3)));
+    assert_eq!(send(quiet.get(s.url(&path))).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_rate_limits_turns_off_http_and_login_limits() {
+    let s = TestServer::start(&[
+        "--no-rate-limits",
+        "--max-failed-logins",
+        "2",
+        "--http-requests-per-minute",
+        "3",
+    ])
+    .await;
+    let name = unique_name("free");
+    assert_eq!(s.signup(&name, PASSWORD).await.status, StatusCode::CREATED);
+    for _ in 0..5 {
+        assert_eq!(s.login(&name, "wrong password").await.status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(s.login(&name, PASSWORD).await.status, StatusCode::OK);
+    for _ in 0..10 {
+        assert_eq!(s.get(&api::user_path(&random_object_id())).await.status, StatusCode::NOT_FOUND);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_headers_only_for_listed_origins() {
+    let app = "http://app.example";
+    let evil = "http://evil.example";
+    let preflight = |s: &TestServer, origin: &str| {
+        send(
+            s.http()
+                .request(reqwest::Method::OPTIONS, s.url(api::SIGNUP_PATH))
+                .header(ORIGIN, origin)
+                .header("access-control-request-method", "POST")
+                .header("access-control-request-headers", "content-type"),
+        )
+    };
+    let polling = |s: &TestServer, origin: &str| {
+        send(s.http().get(s.url("/socket.io/?EIO=4&transport=polling")).header(ORIGIN, origin))
+    };
+
+    let closed = TestServer::start(&["--no-rate-limits"]).await;
+    for origin in [app, evil] {
+        let r = send(closed.http().get(closed.url(api::HEALTH_PATH)).header(ORIGIN, origin)).await;
+        assert!(r.headers.get(ACCESS_CONTROL_ALLOW_ORIGIN).is_none(), "{r:?}");
+        let r = preflight(&closed, origin).await;
+        assert!(r.headers.get(ACCESS_CONTROL_ALLOW_ORIGIN).is_none(), "{r:?}");
+        let r = polling(&closed, origin).await;
+        assert!(r.headers.get(ACCESS_CONTROL_ALLOW_ORIGIN).is_none(), "{r:?}");
+    }
+
+    let open = TestServer::start(&["--no-rate-limits", "--cors-origin", app]).await;
+    let r = preflight(&open, app).await;
+    assert!(r.status.is_success(), "{r:?}");
+    assert_eq!(r.headers.get(ACCESS_CONTROL_ALLOW_ORIGIN).map(|v| v.to_str().unwrap()), Some(app));
+    let signup = open
+        .http()
+        .post(open.url(api::SIGNUP_PATH))
+        .header(ORIGIN, app)
+        .json(&json!({"username": unique_name("cors"), "password": PASSWORD}));
+    let r = send(signup).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(r.headers.get(ACCESS_CONTROL_ALLOW_ORIGIN).map(|v| v.to_str().unwrap()), Some(app));
+    let r = polling(&open, app).await;
+    assert_eq!(r.headers.get(ACCESS_CONTROL_ALLOW_ORIGIN).map(|v| v.to_str().unwrap()), Some(app), "{r:?}");
+    let r = preflight(&open, evil).await;
+    assert!(r.headers.get(ACCESS_CONTROL_ALLOW_ORIGIN).is_none(), "{r:?}");
+    let r = polling(&open, evil).await;
+    assert!(r.headers.get(ACCESS_CONTROL_ALLOW_ORIGIN).is_none(), "{r:?}");
+}

@@ -1,0 +1,477 @@
+//! Socket.IO against a real server: handshake auth, `chat.message`, its validation and rate
+//! limit, the per-address connection cap, `user.info`, and malformed packets.
+
+mod harness;
+
+use harness::{QUIET, TestServer, WAIT, eventually, loopback, random_object_id};
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use shared::{
+    defaults, errors, events,
+    payload::{ChatMessage, MessageAck, RoomAck, UserInfo, UserSummary},
+    validate,
+};
+use tokio::time::{Instant, sleep};
+
+const SECRET: &str = "a test secret of more than thirty-two bytes";
+
+fn mint(secret: &str, alg: Algorithm, sub: &str, expires_in: i64) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({"sub": sub, "iat": now, "exp": now + expires_in});
+    jsonwebtoken::encode(&Header::new(alg), &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+}
+
+fn failed(error: &str) -> Value {
+    serde_json::to_value(MessageAck::failed(error)).unwrap()
+}
+
+fn is_object_id(id: &str) -> bool {
+    id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handshake_without_a_token_is_refused_with_no_token() {
+    let s = TestServer::start(&["--no-rate-limits"]).await;
+    let user = s.user("notoken").await;
+    let token_query = [("token", user.token.as_str())];
+    let cases = [
+        (None, &[][..]),
+        (Some(json!({})), &[]),
+        (Some(json!({"token": ""})), &[]),
+        // The token is read from the handshake auth only, never from the query.
+        (None, &token_query[..]),
+    ];
+    for (auth, query) in cases {
+        let r = s.connect_with(auth.clone(), query).await;
+        assert_eq!(r.err().as_deref(), Some(errors::AUTH_NO_TOKEN), "auth {auth:?} query {query:?}");
+    }
+    // The same user with the token in auth gets in.
+    s.connect_user(&user, None).await.disconnect().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_tokens_are_refused_as_invalid() {
+    let s = TestServer::launch(tempfile::tempdir().unwrap(), Some(SECRET), &["--no-rate-limits"]).await;
+    let user = s.user("tokens").await;
+    // Positive controls: the login token and one we mint with the server's secret.
+    s.connect_user(&user, None).await.disconnect().await;
+    let minted = mint(SECRET, Algorithm::HS256, &user.id, 3600);
+    s.connect(&minted, None).await.expect("a token minted with the server's secret").disconnect().await;
+
+    let payload = minted.split('.').nth(1).unwrap();
+    let bad = [
+        ("garbage", "not.a.jwt".to_owned()),
+        ("forged signature", mint("some other secret of enough length!!", Algorithm::HS256, &user.id, 3600)),
+        ("expired", mint(SECRET, Algorithm::HS256, &user.id, -3600)),
+        ("HS384", mint(SECRET, Algorithm::HS384, &user.id, 3600)),
+        ("alg none", format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.")),
+        ("user does not exist", mint(SECRET, Algorithm::HS256, &random_object_id(), 3600)),
+        ("sub is not an id", mint(SECRET, Algorithm::HS256, "admin", 3600)),
+    ];
+    for (what, token) in bad {
+        let r = s.connect(&token, None).await;
+        assert_eq!(r.err().as_deref(), Some(errors::AUTH_INVALID_TOKEN), "{what}");
+    }
+    let r = s.connect_with(Some(json!({"token": 12345})), &[]).await;
+    assert!(r.is_err(), "a non-string token is refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_room_in_the_handshake_is_refused_with_the_rule() {
+    let s = TestServer::start(&["--no-rate-limits"]).await;
+    let user = s.user("rooms").await;
+    let long = "x".repeat(validate::MAX_ROOM_CHARS + 1);
+    for room in ["bad room", "sid:abc", "a/b", long.as_str()] {
+        let r = s.connect(&user.token, Some(room)).await;
+        assert_eq!(r.err(), Some(validate::room(room).unwrap_err()), "{room:?}");
+    }
+    let edge = "x".repeat(validate::MAX_ROOM_CHARS);
+    for room in ["聊天室", "dev-ops_2.0", edge.as_str()] {
+        s.connect_user(&user, Some(room)).await.disconnect().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_reaches_its_whole_room_sender_included_and_no_other() {
+    let s = TestServer::start(&["--no-rate-limits"]).await;
+    let (alice, bob, carol) = (s.user("alice").await, s.user("bob").await, s.user("carol").await);
+    let mut a = s.connect_user(&alice, None).await;
+    let mut b = s.connect_user(&bob, Some(defaults::ROOM)).await;
+    let mut c = s.connect_user(&carol, Some("elsewhere")).await;
+
+    let text = "héllo 👋 \"quoted\" <b>";
+    let before = chrono::Utc::now();
+    let id = a.send(text).await;
+    let after = chrono::Utc::now();
+    assert!(is_object_id(&id), "{id}");
+    for client in [&mut a, &mut b] {
+        let raw = client.next_event(events::CHAT_MESSAGE, WAIT).await;
+        assert!(raw.get("replayed").is_none_or(|r| r == false), "live message marked replayed: {raw}");
+        let m: ChatMessage = serde_json::from_value(raw).unwrap();
+        let expected = ChatMessage {
+            username: alice.username.clone(),
+            message: text.into(),
+            room: defaults::ROOM.into(),
+            sent: m.sent.clone(),
+            id: id.clone(),
+            replayed: false,
+        };
+        assert_eq!(m, expected);
+        assert!(m.sent.len() == 24 && m.sent.ends_with('Z'), "sent {} is not RFC 3339 UTC with ms", m.sent);
+        let sent = chrono::DateTime::parse_from_rfc3339(&m.sent).unwrap();
+        let slack = chrono::Duration::seconds(1);
+        assert!(
+            before - slack <= sent && sent <= after + slack,
+            "sent {sent} not between {before} and {after}"
+        );
+    }
+    c.expect_no_event(events::CHAT_MESSAGE, QUIET).await;
+
+    // Without an ack the message is broadcast all the same.
+    b.emit(events::CHAT_MESSAGE, json!("no ack needed")).await;
+    let m = a.next_message().await;
+    assert_eq!((m.username.as_str(), m.message.as_str()), (bob.username.as_str(), "no ack needed"));
+    assert!(is_object_id(&m.id));
+    assert_eq!(b.next_message().await, m, "the sender gets the same message");
+    c.expect_no_event(events::CHAT_MESSAGE, QUIET).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_sent_right_after_the_connect_answer_is_handled() {
+    // socket.io-client flushes what was emitted while connecting as soon as CONNECT arrives.
+    let s = TestServer::start(&["--no-rate-limits"]).await;
+    let (alice, bob) = (s.user("alice").await, s.user("bob").await);
+    let mut watcher = s.connect_user(&bob, None).await;
+    for i in 0..20 {
+        let mut raw = s.connect_raw(&alice.token, defaults::ROOM, None).await.expect("raw connect");
+        let id = raw.send_ok(&format!("first words {i}")).await;
+        assert_eq!(watcher.next_message().await.id, id);
+        raw.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_messages_get_an_error_event_and_a_failing_ack_and_the_socket_stays() {
+    let s = TestServer::start(&["--no-rate-limits"]).await;
+    let (alice, bob) = (s.user("alice").await, s.user("bob").await);
+    let mut a = s.connect_user(&alice, None).await;
+    let mut b = s.connect_user(&bob, None).await;
+    let too_long = errors::message_too_long(defaults::MAX_MESSAGE_BYTES);
+    // 2049 two-byte characters: 4098 bytes although fewer than 4096 characters.
+    let long_text = "é".repeat(defaults::MAX_MESSAGE_BYTES / 2 + 1);
+    let cases: Vec<(Value, &str)> = vec![
+        (json!(""), errors::MESSAGE_EMPTY),
+        (json!("  \t\n "), errors::MESSAGE_EMPTY),
+        (json!({"room": defaults::ROOM, "message": "   "}), errors::MESSAGE_EMPTY),
+        (json!(long_text), &too_long),
+        (json!({"room": defaults::ROOM, "message": long_text}), &too_long),
+        (json!(42), errors::MESSAGE_INVALID),
+        (json!(true), errors::MESSAGE_INVALID),
+        (Value::Null, errors::MESSAGE_INVALID),
+        (json!(["hi"]), errors::MESSAGE_INVALID),
+        (json!({"text": "hi"}), errors::MESSAGE_INVALID),
+        (json!({"message": "hi"}), errors::MESSAGE_INVALID),
+        (json!({"room": defaults::ROOM}), errors::MESSAGE_INVALID),
+        (json!({"room": 5, "message": "hi"}), errors::MESSAGE_INVALID),
+        (json!({"room": defaults::ROOM, "message": 5}), errors::MESSAGE_INVALID),
+    ];
+    for (payload, expected) in &cases {
+        let ack = a.emit_with_ack(events::CHAT_MESSAGE, payload.clone(), WAIT).await;
+        assert_eq!(ack, failed(expected), "ack for {payload}");
+        assert_eq!(a.next_error().await, *expected, "error event for {payload} with ack");
+        a.emit(events::CHAT_MESSAGE, payload.clone()).await;
+        assert_eq!(a.next_error().await, *expected, "error event for {payload} without ack");
+    }
+    // Exactly the limit is fine, and the socket still works after all of the above.
+    let edge = "é".repeat(defaults::MAX_MESSAGE_BYTES / 2);
+    let edge_id = a.send(&edge).await;
+    let last_id = a.send("still here").await;
+    // Nothing invalid was broadcast: bob's first two messages are the valid ones.
+    assert_eq!(b.next_message().await.id, edge_id);
+    assert_eq!(b.next_message().await.id, last_id);
+    a.expect_no_event(events::ERROR, QUIET).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_message_size_limit_counts_bytes_and_is_configurable() {
+    let s = TestServer::start(&["--no-rate-limits", "--max-message-bytes", "8"]).await;
+    let alice = s.user("alice").await;
+    let mut a = s.connect_user(&alice, None).await;
+    for fits in ["12345678", "éééé"] {
+        a.send(fits).await;
+    }
+    for too_big in ["123456789", "ééééé"] {
+        let ack = a.emit_with_ack(events::CHAT_MESSAGE, json!(too_big), WAIT).await;
+        assert_eq!(ack, failed(&errors::message_too_long(8)), "{too_big}");
+        assert_eq!(a.next_error().await, errors::message_too_long(8));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_message_rate_limit_is_per_socket_answers_rate_limited_and_recovers() {
+    let s = TestServer::start(&["--messages-per-second", "2", "--message-burst", "3"]).await;
+    let (alice, bob) = (s.user("alice").await, s.user("bob").await);
+    let mut a = s.connect_user(&alice, None).await;
+    let mut b = s.connect_user(&bob, None).await;
+
+    let mut stored = Vec::new();
+    let mut limited = 0;
+    for i in 0..12 {
+        let ack = a.emit_with_ack(events::CHAT_MESSAGE, json!(format!("burst {i}")), WAIT).await;
+        if ack["success"] == json!(true) {
+            assert_eq!(limited, 0, "a message got through after the limit hit, within the burst: {ack}");
+            stored.push(ack["id"].as_str().unwrap().to_owned());
+        } else {
+            assert_eq!(ack, failed(errors::RATE_LIMITED));
+            limited += 1;
+        }
+    }
+    assert!((3..=6).contains(&stored.len()), "{} of 12 quick messages stored (burst 3, 2/s)", stored.len());
+    for _ in 0..limited {
+        assert_eq!(a.next_error().await, errors::RATE_LIMITED);
+    }
+    for id in &stored {
+        assert_eq!(&b.next_message().await.id, id, "only stored messages are broadcast");
+    }
+
+    // Another socket of the same user has its own budget.
+    let other = s.connect_user(&alice, None).await;
+    let other_id = other.send("from a fresh socket").await;
+    assert_eq!(b.next_message().await.id, other_id);
+
+    // The limited socket is still connected and may send again once tokens refill.
+    let a_ref = &a;
+    let recovered = eventually("the rate limit lets messages through again", WAIT, || async move {
+        let ack = a_ref.emit_with_ack(events::CHAT_MESSAGE, json!("after the pause"), WAIT).await;
+        ack["id"].as_str().map(str::to_owned)
+    })
+    .await;
+    assert_eq!(b.next_message().await.id, recovered);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_rate_limits_turns_off_the_message_limit_and_the_connection_cap() {
+    let s = TestServer::start(&[
+        "--no-rate-limits",
+        "--messages-per-second",
+        "1",
+        "--message-burst",
+        "1",
+        "--max-connections-per-ip",
+        "1",
+    ])
+    .await;
+    let alice = s.user("alice").await;
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        clients.push(s.connect_user(&alice, None).await);
+    }
+    for i in 0..40 {
+        clients[0].send(&format!("fast {i}")).await;
+    }
+    for c in clients {
+        c.disconnect().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_per_address_are_capped_and_the_others_keep_working() {
+    let s = TestServer::start(&["--max-connections-per-ip", "2"]).await;
+    let (alice, bob) = (s.user("alice").await, s.user("bob").await);
+    let a = s.connect_user(&alice, None).await;
+    let mut b = s.connect_user(&bob, None).await;
+    let refused = s.connect(&alice.token, None).await;
+    assert!(refused.is_err(), "a third connection from 127.0.0.1 is refused");
+
+    let id = a.send("still connected").await;
+    assert_eq!(b.next_message().await.id, id);
+
+    // Another address is not affected.
+    let mut raw =
+        s.connect_raw(&bob.token, defaults::ROOM, Some(loopback(2))).await.expect("127.0.0.2 connects");
+    let id = raw.send_ok("from another address").await;
+    assert_eq!(b.next_message().await.id, id);
+
+    // Closing one frees a slot.
+    a.disconnect().await;
+    let (server, token) = (&s, &alice.token);
+    let again =
+        eventually(
+            "a freed slot is reusable",
+            WAIT,
+            || async move { server.connect(token, None).await.ok() },
+        )
+        .await;
+    let id = again.send("back again").await;
+    assert_eq!(b.next_message().await.id, id);
+    raw.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_info_is_null_for_unknown_or_non_string_ids() {
+    let s = TestServer::start(&["--no-rate-limits"]).await;
+    let alice = s.user("alice").await;
+    let a = s.connect_user(&alice, None).await;
+    for arg in [
+        json!("nope"),
+        json!(""),
+        json!(random_object_id()),
+        json!(42),
+        json!({"socketId": "x"}),
+        Value::Null,
+    ] {
+        let info = a.emit_with_ack(events::USER_INFO, arg.clone(), WAIT).await;
+        assert_eq!(info, Value::Null, "user.info {arg}");
+    }
+    a.send("still connected").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_info_describes_own_and_other_sockets_with_their_chat_rooms() {
+    let s = TestServer::start(&["--no-rate-limits"]).await;
+    let (alice, bob) = (s.user("alice").await, s.user("bob").await);
+    let info = |sid: &str, user: &harness::TestUser, rooms: &[&str]| {
+        let rooms = rooms.iter().map(|r| r.to_string()).collect();
+        let summary = UserSummary { username: user.username.clone() };
+        serde_json::to_value(UserInfo { socket_id: sid.to_owned(), rooms, user: summary }).unwrap()
+    };
+    let a = s.connect_user(&alice, Some("r1")).await;
+    let mut raw = s.connect_raw(&bob.token, "r9", None).await.expect("raw connect");
+    assert_ne!(a.sid, raw.sid);
+
+    assert_eq!(
+        a.emit_with_ack(events::USER_INFO, json!(a.sid), WAIT).await,
+        info(&a.sid, &alice, &["r1"]),
+        "self"
+    );
+    assert_eq!(
+        raw.emit_with_ack(events::USER_INFO, &[json!(raw.sid)]).await,
+        info(&raw.sid, &bob, &["r9"]),
+        "self"
+    );
+    assert_eq!(
+        raw.emit_with_ack(events::USER_INFO, &[json!(a.sid)]).await,
+        info(&a.sid, &alice, &["r1"]),
+        "other"
+    );
+    assert_eq!(
+        a.emit_with_ack(events::USER_INFO, json!(raw.sid), WAIT).await,
+        info(&raw.sid, &bob, &["r9"]),
+        "other"
+    );
+
+    assert_eq!(
+        a.emit_with_ack(events::CHAT_JOIN, json!("r2"), WAIT).await,
+        serde_json::to_value(RoomAck::done("r2")).unwrap()
+    );
+    let mut seen: UserInfo =
+        serde_json::from_value(raw.emit_with_ack(events::USER_INFO, &[json!(a.sid)]).await).unwrap();
+    seen.rooms.sort();
+    assert_eq!(serde_json::to_value(seen).unwrap(), info(&a.sid, &alice, &["r1", "r2"]), "after chat.join");
+
+    let sid = a.sid.clone();
+    a.disconnect().await;
+    let deadline = Instant::now() + WAIT;
+    while !raw.emit_with_ack(events::USER_INFO, &[json!(sid)]).await.is_null() {
+        assert!(Instant::now() < deadline, "user.info still describes a closed socket");
+        sleep(Duration::from_millis(50)).await;
+    }
+    raw.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_payloads_get_errors_and_the_socket_keeps_working() {
+    let s = TestServer::start(&["--no-rate-limits"]).await;
+    let (alice, bob) = (s.user("alice").await, s.user("bob").await);
+    let mut raw = s.connect_raw(&alice.token, defaults::ROOM, None).await.expect("raw connect");
+    let mut watcher = s.connect_user(&bob, None).await;
+    let room_failed = serde_json::to_value(RoomAck::failed(errors::ROOM_INVALID_PAYLOAD)).unwrap();
+    let mut stored = Vec::new();
+
+    // chat.message without any argument.
+    raw.send_text(r#"42["chat.message"]"#).await;
+    assert_eq!(raw.next_event(events::ERROR, WAIT).await, json!({"message": errors::MESSAGE_INVALID}));
+    let ack = raw.emit_with_ack(events::CHAT_MESSAGE, &[]).await;
+    assert_eq!(ack, failed(errors::MESSAGE_INVALID));
+    assert_eq!(raw.next_event(events::ERROR, WAIT).await, json!({"message": errors::MESSAGE_INVALID}));
+    stored.push(raw.send_ok("after no argument").await);
+
+    // Room events with no or mistyped arguments.
+    let room_cases: [(&str, &[Value]); 5] = [
+        (events::CHAT_JOIN, &[]),
+        (events::CHAT_JOIN, &[json!(5)]),
+        (events::CHAT_JOIN, &[json!({"room": "x"})]),
+        (events::CHAT_LEAVE, &[Value::Null]),
+        (events::CHAT_LEAVE, &[json!(["x"])]),
+    ];
+    for (event, args) in room_cases {
+        assert_eq!(raw.emit_with_ack(event, args).await, room_failed, "{event} {args:?}");
+    }
+    assert_eq!(raw.emit_with_ack(events::USER_INFO, &[]).await, Value::Null, "user.info without argument");
+    stored.push(raw.send_ok("after room payloads").await);
+
+    // An event the server does not know is ignored.
+    raw.emit("no.such.event", &[json!("x")]).await;
+    stored.push(raw.send_ok("after an unknown event").await);
+
+    // A binary attachment instead of text.
+    raw.send_text(r#"451-["chat.message",{"_placeholder":true,"num":0}]"#).await;
+    raw.send_binary(vec![0, 159, 146, 150]).await;
+    // Skip the `error` events the failed room events may have sent along with their acks.
+    loop {
+        let error = raw.next_event(events::ERROR, WAIT).await;
+        if error != json!({"message": errors::ROOM_INVALID_PAYLOAD}) {
+            assert_eq!(error, json!({"message": errors::MESSAGE_INVALID}), "binary attachment");
+            break;
+        }
+    }
+    stored.push(raw.send_ok("after a binary attachment").await);
+
+    for id in stored {
+        assert_eq!(watcher.next_message().await.id, id, "only valid messages are broadcast");
+    }
+    watcher.expect_no_event(events::CHAT_MESSAGE, QUIET).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol_garbage_and_oversized_frames_do_not_affect_other_clients() {
+    // Messages may be longer than frames here, so only the frame limit can stop the big one.
+    let s = TestServer::start(&[
+        "--no-rate-limits",
+        "--max-frame-bytes",
+        "4096",
+        "--max-message-bytes",
+        "100000",
+    ])
+    .await;
+    let (alice, bob, carol) = (s.user("alice").await, s.user("bob").await, s.user("carol").await);
+    let mut watcher = s.connect_user(&bob, None).await;
+    let speaker = s.connect_user(&carol, None).await;
+    let oversized = format!(r#"42["chat.message","{}"]"#, "x".repeat(5000));
+    let garbage = ["hello", "4", "42[", r#"42{"a":1}"#, "49[]", r#"4/nowhere,0{}"#, "0", oversized.as_str()];
+    for (i, frame) in garbage.into_iter().enumerate() {
+        let mut bad = s.connect_raw(&alice.token, defaults::ROOM, None).await.expect("raw connect");
+        bad.send_text(frame).await;
+        if frame == oversized {
+            assert!(bad.closed_within(WAIT).await, "a frame above --max-frame-bytes closes its connection");
+        }
+        let id = speaker.send(&format!("after garbage {i}")).await;
+        assert_eq!(watcher.next_message().await.id, id, "after {:.40}", frame);
+        bad.close().await;
+    }
+    // A stray binary frame with no binary packet announced.
+    let mut bad = s.connect_raw(&alice.token, defaults::ROOM, None).await.expect("raw connect");
+    bad.send_binary(vec![1, 2, 3]).await;
+    let id = speaker.send("after a stray binary frame").await;
+    assert_eq!(watcher.next_message().await.id, id);
+    bad.close().await;
+
+    // The server still accepts and serves new clients.
+    let mut fresh =
+        s.connect_raw(&alice.token, defaults::ROOM, None).await.expect("new clients still welcome");
+    let id = fresh.send_ok("fresh").await;
+    assert_eq!(watcher.next_message().await.id, id);
+    watcher.expect_no_event(events::CHAT_MESSAGE, QUIET).await;
+}

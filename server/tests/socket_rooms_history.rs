@@ -1,0 +1,269 @@
+//! Rooms and history against a real server: `chat.join` / `chat.leave`, `{room, message}`,
+//! the per-socket room limit, and history replayed on connect and on join, with no gap and no
+//! duplicate between replayed and live messages while the room is busy.
+
+mod harness;
+
+use std::{
+    collections::HashSet,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use harness::{QUIET, SioClient, TestServer, WAIT, eventually};
+use serde_json::{Value, json};
+use shared::{
+    defaults, errors, events,
+    payload::{ChatMessage, MessageAck, RoomAck},
+    validate,
+};
+
+fn room_done(room: &str) -> Value {
+    serde_json::to_value(RoomAck::done(room)).unwrap()
+}
+
+fn room_failed(error: &str) -> Value {
+    serde_json::to_value(RoomAck::failed(error)).unwrap()
+}
+
+/// Sends `message` to `room` with `{room, message}` and returns the ack.
+async fn send_to(client: &SioClient, room: &str, message: &str) -> Value {
+    client.emit_with_ack(events::CHAT_MESSAGE, json!({"room": room, "message": message}), WAIT).await
+}
+
+async fn join(client: &SioClient, room: &str) -> Value {
+    client.emit_with_ack(events::CHAT_JOIN, json!(room), WAIT).await
+}
+
+async fn leave(client: &SioClient, room: &str) -> Value {
+    client.emit_with_ack(events::CHAT_LEAVE, json!(room), WAIT).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_and_leave_answer_with_acks_and_route_room_messages() {
+    let s = TestServer::start(&["--no-rate-limits"]).await;
+    let (alice, bob, carol) = (s.user("alice").await, s.user("bob").await, s.user("carol").await);
+    let mut a = s.connect_user(&alice, None).await;
+    let mut b = s.connect_user(&bob, None).await;
+    let mut c = s.connect_user(&carol, None).await;
+
+    assert_eq!(join(&b, "side").await, room_done("side"));
+    assert_eq!(join(&a, "side").await, room_done("side"));
+    let ack = send_to(&a, "side", "in side").await;
+    assert_eq!(ack["success"], json!(true), "{ack}");
+    for client in [&mut a, &mut b] {
+        let m = client.next_message().await;
+        assert_eq!(
+            (m.room.as_str(), m.message.as_str(), m.id.as_str()),
+            ("side", "in side", ack["id"].as_str().unwrap())
+        );
+        assert_eq!(m.username, alice.username);
+    }
+    // The handshake room still works for a socket in two rooms.
+    let public_id = a.send("in public").await;
+    for client in [&mut a, &mut b, &mut c] {
+        let m = client.next_message().await;
+        assert_eq!(
+            (m.room.as_str(), m.id.as_str()),
+            (defaults::ROOM, public_id.as_str()),
+            "carol never saw `in side`"
+        );
+    }
+
+    assert_eq!(leave(&b, "side").await, room_done("side"));
+    let left_ack = send_to(&a, "side", "bob has left").await;
+    assert_eq!(a.next_message().await.id, left_ack["id"].as_str().unwrap());
+    let after = a.send("public after leaving").await;
+    assert_eq!(b.next_message().await.id, after, "bob got nothing from `side` after leaving it");
+    assert_eq!(a.next_message().await.id, after);
+    assert_eq!(c.next_message().await.id, after);
+
+    // Leaving or writing to a room one is not in.
+    assert_eq!(leave(&b, "side").await, room_failed(&errors::not_in_room("side")));
+    for (room, client) in [("side", &mut b), ("ghost", &mut c)] {
+        let ack = send_to(client, room, "let me in").await;
+        assert_eq!(ack, serde_json::to_value(MessageAck::failed(errors::not_in_room(room))).unwrap());
+        assert_eq!(client.next_error().await, errors::not_in_room(room));
+    }
+
+    // Invalid names and payloads.
+    for bad in ["bad room", "", "sid:x", "a/b"] {
+        assert_eq!(join(&c, bad).await, room_failed(&validate::room(bad).unwrap_err()), "join {bad:?}");
+    }
+    for bad in [json!(5), json!(null), json!(["side"])] {
+        let ack = c.emit_with_ack(events::CHAT_JOIN, bad.clone(), WAIT).await;
+        assert_eq!(ack, room_failed(errors::ROOM_INVALID_PAYLOAD), "join {bad}");
+    }
+    a.expect_no_event(events::CHAT_MESSAGE, QUIET).await;
+    c.expect_no_event(events::CHAT_MESSAGE, QUIET).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_room_limit_per_socket_includes_the_handshake_room() {
+    let s = TestServer::start(&["--no-rate-limits", "--max-rooms-per-socket", "3"]).await;
+    let alice = s.user("alice").await;
+    let a = s.connect_user(&alice, None).await;
+    assert_eq!(join(&a, "r1").await, room_done("r1"));
+    assert_eq!(join(&a, "r2").await, room_done("r2"));
+    assert_eq!(join(&a, "r3").await, room_failed(errors::TOO_MANY_ROOMS), "public + r1 + r2 is the limit");
+    assert_eq!(leave(&a, "r1").await, room_done("r1"));
+    assert_eq!(join(&a, "r3").await, room_done("r3"), "leaving frees a place");
+    let ack = send_to(&a, "r3", "in r3").await;
+    assert_eq!(ack["success"], json!(true));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_is_replayed_on_connect_oldest_first_then_live() {
+    let s = TestServer::start(&["--no-rate-limits", "--history", "5"]).await;
+    let (alice, bob, carol) = (s.user("alice").await, s.user("bob").await, s.user("carol").await);
+    let mut a = s.connect_user(&alice, Some("hist")).await;
+    let mut live_copies = Vec::new();
+    for i in 0..8 {
+        let id = a.send(&format!("h{i}")).await;
+        let m = a.next_message().await;
+        assert_eq!(m.id, id);
+        live_copies.push(m);
+    }
+    let noise = s.connect_user(&carol, Some("noise")).await;
+    noise.send("not for hist").await;
+
+    let mut b = s.connect_user(&bob, Some("hist")).await;
+    for live in &live_copies[3..] {
+        let replayed = b.next_message().await;
+        assert_eq!(replayed, ChatMessage { replayed: true, ..live.clone() }, "the last 5, oldest first");
+    }
+    b.expect_no_event(events::CHAT_MESSAGE, QUIET).await;
+    let id = a.send("live").await;
+    let m = b.next_message().await;
+    assert_eq!((m.id.as_str(), m.replayed), (id.as_str(), false));
+
+    let mut empty = s.connect_user(&carol, Some("empty")).await;
+    empty.expect_no_event(events::CHAT_MESSAGE, QUIET).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_is_replayed_on_join_with_the_default_length() {
+    let s = TestServer::start(&["--no-rate-limits"]).await;
+    let (alice, bob, carol) = (s.user("alice").await, s.user("bob").await, s.user("carol").await);
+    let mut a = s.connect_user(&alice, Some("lobby")).await;
+    let mut live_copies = Vec::new();
+    for i in 0..defaults::HISTORY_LEN + 5 {
+        let id = a.send(&format!("l{i}")).await;
+        let m = a.next_message().await;
+        assert_eq!(m.id, id);
+        live_copies.push(m);
+    }
+
+    let mut b = s.connect_user(&bob, None).await;
+    assert_eq!(join(&b, "lobby").await, room_done("lobby"));
+    for live in &live_copies[5..] {
+        assert_eq!(b.next_message().await, ChatMessage { replayed: true, ..live.clone() });
+    }
+    b.expect_no_event(events::CHAT_MESSAGE, QUIET).await;
+
+    // A message sent with {room, message} is live for members and history for later joiners.
+    let ack = send_to(&b, "lobby", "bob was here").await;
+    let bob_msg = b.next_message().await;
+    assert_eq!(
+        (bob_msg.id.as_str(), bob_msg.replayed, bob_msg.room.as_str()),
+        (ack["id"].as_str().unwrap(), false, "lobby")
+    );
+    assert_eq!(a.next_message().await, bob_msg);
+
+    let mut c = s.connect_user(&carol, None).await;
+    assert_eq!(join(&c, "lobby").await, room_done("lobby"));
+    let expected = live_copies[6..].iter().chain([&bob_msg]);
+    for live in expected {
+        assert_eq!(c.next_message().await, ChatMessage { replayed: true, ..live.clone() });
+    }
+    c.expect_no_event(events::CHAT_MESSAGE, QUIET).await;
+}
+
+/// Checks one observer's view of a busy room: every id once, replayed ones (exactly `history`
+/// of them) before live ones, and together a gap-free run of the acked ids up to the last one.
+fn assert_seamless(who: &str, got: &[ChatMessage], acked: &[String], history: usize) {
+    let ids: Vec<&str> = got.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len(), "{who}: duplicate ids");
+    let start = acked.iter().position(|id| id == ids[0]).unwrap_or_else(|| panic!("{who}: unknown first id"));
+    let expected: Vec<&str> = acked[start..].iter().map(String::as_str).collect();
+    assert_eq!(ids, expected, "{who}: not the acked sequence from its first message on (gap or reorder)");
+    let replayed = got.iter().take_while(|m| m.replayed).count();
+    assert!(got[replayed..].iter().all(|m| !m.replayed), "{who}: a replayed message after a live one");
+    assert_eq!(replayed, history, "{who}: the room had more than --history messages at the join");
+    assert!(got.len() > replayed, "{who}: no live message");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_and_live_have_no_gap_and_no_duplicate_while_the_room_is_busy() {
+    const HISTORY: usize = 20;
+    const ROOM: &str = "busy";
+    let s = TestServer::start(&["--no-rate-limits", "--history", &HISTORY.to_string()]).await;
+    let sender_user = s.user("hammer").await;
+    let mut watchers = Vec::new();
+    for i in 0..6 {
+        watchers.push(s.user(&format!("watcher{i}")).await);
+    }
+
+    let sender = s.connect_user(&sender_user, Some(ROOM)).await;
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let hammer = {
+        let (acked, stop) = (acked.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let id = sender.send(&format!("m{i}")).await;
+                acked.lock().unwrap().push(id);
+                i += 1;
+            }
+            sender
+        })
+    };
+    let acked_ref = &*acked;
+    let wait_for_acks = |n: usize| {
+        eventually("the sender keeps getting acks", Duration::from_secs(20), move || async move {
+            (acked_ref.lock().unwrap().len() >= n).then_some(())
+        })
+    };
+    wait_for_acks(HISTORY + 10).await;
+
+    // Alternate connecting to the busy room and joining it from another room.
+    let mut observers = Vec::new();
+    for (i, user) in watchers.iter().enumerate() {
+        let observer = if i % 2 == 0 {
+            s.connect_user(user, Some(ROOM)).await
+        } else {
+            let c = s.connect_user(user, None).await;
+            assert_eq!(join(&c, ROOM).await, room_done(ROOM));
+            c
+        };
+        observers.push(observer);
+        let so_far = acked_ref.lock().unwrap().len();
+        wait_for_acks(so_far + 15).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let sender = hammer.await.expect("sender task");
+    let acked = acked.lock().unwrap().clone();
+    let last = acked.last().unwrap().clone();
+
+    for (i, mut observer) in observers.into_iter().enumerate() {
+        let mut got = Vec::new();
+        loop {
+            let m = observer.next_message().await;
+            assert_eq!(m.room, ROOM);
+            let done = m.id == last;
+            got.push(m);
+            if done {
+                break;
+            }
+        }
+        let how = if i % 2 == 0 { "connected" } else { "joined" };
+        assert_seamless(&format!("observer {i} ({how})"), &got, &acked, HISTORY);
+        observer.expect_no_event(events::CHAT_MESSAGE, QUIET).await;
+        observer.disconnect().await;
+    }
+    sender.disconnect().await;
+}
