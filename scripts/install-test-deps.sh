@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh Debian machine, skipping whatever is already there:
+# tmux (the full-screen TUI scenario), pkg-config + libssl-dev (rust_socketio's native-tls),
+# python3-venv (the MongoDB-compatible test server), Node.js + npm (the socket.io-client
+# interop test). Needs root for apt-get when something is missing.
+set -euo pipefail
+
+missing=()
+command -v tmux >/dev/null || missing+=(tmux)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
+python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+
+if ((${#missing[@]})); then
+    echo "install-test-deps: apt-get install ${missing[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi

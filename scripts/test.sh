@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every test: the Rust workspace (unit, integration against real servers on port 0, the
+# store conformance suite on SQLite and on a MongoDB-wire-compatible server, the TUI's plain
+# and tmux end-to-end runs) and the socket.io-client v4 interop test.
+#
+# Installs what is missing (scripts/install-test-deps.sh) and starts its own MongoDB-compatible
+# server (scripts/mongo-test-server.sh), unless TEST_MONGODB_URL already points at one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-test-deps.sh
+
+if [[ -z "${TEST_MONGODB_URL:-}" ]]; then
+    eval "$(scripts/mongo-test-server.sh start)"
+    trap 'scripts/mongo-test-server.sh stop "$MONGO_TEST_PID"' EXIT
+fi
+export TEST_MONGODB_URL
+# Here the MongoDB suite must run: a missing server is a failure, not a skip.
+export CHAT_REQUIRE_MONGO=1
+
+cargo build --workspace --bins
+cargo test --workspace --all-targets
+
+(cd interop && npm ci --no-audit --no-fund --silent && CHAT_SERVER_BIN=../target/debug/chat-server npm test)
