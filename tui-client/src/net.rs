@@ -33,9 +33,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait for one ack.
 const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 /// After this long without a word from the server, ask it something (`user.info` on our own
-/// id) to see whether the connection still lives: when the server closes the transport (as on
-/// a graceful shutdown) the crate ends its stream without any event, and only a failing emit
-/// tells.
+/// id) to see whether the connection still lives. A closed transport is reported at once (the
+/// vendored crate's `Close` patch); this catches a connection that died without closing.
 const PROBE_AFTER: Duration = Duration::from_secs(15);
 /// Reconnect delays double from the first to the last.
 const BACKOFF_FIRST: Duration = Duration::from_secs(1);

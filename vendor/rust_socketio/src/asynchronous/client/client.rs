@@ -22,7 +22,7 @@ use crate::{
     Event, Payload,
 };
 
-#[derive(Default)]
+#[derive(Default, PartialEq)]
 enum DisconnectReason {
     /// There is no known reason for the disconnect; likely a network error
     #[default]
@@ -160,6 +160,12 @@ impl Client {
 
                 // Drop the stream so we can once again use `socket_clone` as mutable
                 drop(stream);
+
+                // Patched (see vendor/README.md): a transport closed without a DISCONNECT
+                // packet (server shut down, network lost) is reported as Close too.
+                if *(client_clone.disconnect_reason.read().await) == DisconnectReason::Unknown {
+                    let _ = client_clone.callback(&Event::Close, "").await;
+                }
 
                 let should_reconnect = match *(client_clone.disconnect_reason.read().await) {
                     DisconnectReason::Unknown => reconnect,
