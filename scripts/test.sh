@@ -11,7 +11,9 @@ cd "$(dirname "$0")/.."
 scripts/install-test-deps.sh
 
 if [[ -z "${TEST_MONGODB_URL:-}" ]]; then
-    eval "$(scripts/mongo-test-server.sh start)"
+    # Kept apart from eval, which would ignore a failed start even under set -e.
+    mongo_env="$(scripts/mongo-test-server.sh start)"
+    eval "$mongo_env"
     trap 'scripts/mongo-test-server.sh stop "$MONGO_TEST_PID"' EXIT
 fi
 export TEST_MONGODB_URL

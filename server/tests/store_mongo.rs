@@ -1,0 +1,439 @@
+//! The MongoDB store against a real MongoDB-wire-compatible server.
+//!
+//! `TEST_MONGODB_URL=mongodb://HOST:PORT/DB` names the server (`scripts/mongo-test-server.sh
+//! start` starts SecantusDB and prints it; a real MongoDB works too). Each test uses its own
+//! fresh database `chat_test_<random>`, so runs and parallel tests never see each other's data.
+//! Without the variable the server tests print a skip line and return; with
+//! `CHAT_REQUIRE_MONGO=1` (CI) they fail instead, so a run can never pass untested.
+//!
+//! Besides the shared conformance suite: documents are exactly what mongoose writes, users
+//! written by the Node backend log in, start-up never alters data, and an unreachable or lost
+//! server gives `Unavailable` within the timeout and service resumes when it is back.
+
+use std::{
+    io::Write,
+    path::Path,
+    process::Command,
+    sync::{Arc, Once},
+    time::{Duration, Instant},
+};
+
+use bson::{Bson, Document, doc, oid::ObjectId};
+use chat_server::store::{self, Message, Store, StoreError, mongo::MongoStore, new_id};
+use futures_util::TryStreamExt;
+use mongodb::{Database, IndexModel, options::IndexOptions};
+
+mod common {
+    pub mod conformance;
+}
+
+common::conformance::conformance_tests!(match fresh().await {
+    Some(fixture) => fixture,
+    None => return,
+});
+
+/// Generous for a loaded CI machine; the outage test uses a short one of its own.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The test server's URL; `None` (after saying so) when there is none and none is required.
+fn test_server_url() -> Option<String> {
+    // The test harness names each test's thread after the test.
+    let current = std::thread::current();
+    let test = current.name().unwrap_or("a MongoDB test");
+    match std::env::var("TEST_MONGODB_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CHAT_REQUIRE_MONGO").as_deref() == Ok("1") => panic!(
+            "{test}: CHAT_REQUIRE_MONGO=1 but TEST_MONGODB_URL is unset; \
+             run eval \"$(scripts/mongo-test-server.sh start)\" first"
+        ),
+        _ => {
+            // Straight to stderr, not `eprintln!`, which the harness captures (and hides) for
+            // passing tests; once per run, not once per test.
+            static SAID: Once = Once::new();
+            SAID.call_once(|| {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "SKIPPED the MongoDB store tests: TEST_MONGODB_URL is unset, so nothing was tested \
+                     against MongoDB (eval \"$(scripts/mongo-test-server.sh start)\" to run them)"
+                );
+            });
+            None
+        }
+    }
+}
+
+/// A fresh database `chat_test_<random>` on the test server, dropped again when the test
+/// ends so a real MongoDB does not collect them.
+struct TestDb {
+    url: String,
+}
+
+impl TestDb {
+    /// `base` with its database replaced by a new one (any `?options` kept).
+    fn new(base: &str) -> Self {
+        let authority_start = base.find("://").map_or(0, |i| i + 3);
+        let (head, query) = base.split_at(base.find('?').unwrap_or(base.len()));
+        let server = match head[authority_start..].find('/') {
+            Some(slash) => &head[..authority_start + slash],
+            None => head,
+        };
+        Self { url: format!("{server}/chat_test_{}{query}", new_id()) }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let url = self.url.clone();
+        // Drop runs inside the test's runtime, which must not block on itself: own thread,
+        // own runtime, bounded. Best effort; a failure only leaves a database behind.
+        let cleanup = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            let drop_db = async { raw_db(&url).await.drop().await };
+            let _ = runtime.block_on(async { tokio::time::timeout(Duration::from_secs(5), drop_db).await });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// A store on a fresh database, wrapped like the server wraps it (`Timed`).
+async fn fresh() -> Option<(Arc<dyn Store>, TestDb)> {
+    let db = TestDb::new(&test_server_url()?);
+    let store = store::open(Some(&db.url), Path::new("unused-for-mongodb"), TIMEOUT)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to {}: {e}", db.url));
+    Some((store, db))
+}
+
+/// A plain driver handle on the database of `url`, to look under the store.
+async fn raw_db(url: &str) -> Database {
+    let client = mongodb::Client::with_uri_str(url).await.expect("driver client for the raw view");
+    client.default_database().expect("test URLs name a database")
+}
+
+async fn all_docs(db: &Database, coll: &str) -> Vec<Document> {
+    let cursor = db.collection::<Document>(coll).find(doc! {}).sort(doc! { "_id": 1 }).await.expect("find");
+    cursor.try_collect().await.expect("read all documents")
+}
+
+async fn index_specs(db: &Database, coll: &str) -> Vec<(String, Document, bool)> {
+    let cursor = db.collection::<Document>(coll).list_indexes().await.expect("list indexes");
+    let indexes: Vec<IndexModel> = cursor.try_collect().await.expect("read indexes");
+    let mut specs: Vec<_> = indexes
+        .into_iter()
+        .map(|ix| {
+            let opts = ix.options.unwrap_or_default();
+            (opts.name.unwrap_or_default(), ix.keys, opts.unique.unwrap_or(false))
+        })
+        .collect();
+    specs.sort_by(|a, b| a.0.cmp(&b.0));
+    specs
+}
+
+fn keys(doc: &Document) -> Vec<&str> {
+    doc.keys().map(String::as_str).collect()
+}
+
+fn message(room: &str, text: &str) -> Message {
+    Message {
+        id: new_id(),
+        username: "alice".into(),
+        message: text.into(),
+        room: room.into(),
+        sent: chrono::Utc::now(),
+    }
+}
+
+#[tokio::test]
+async fn writes_documents_exactly_as_mongoose_does() {
+    let Some((store, test_db)) = fresh().await else { return };
+    let user =
+        store.create_user("alice", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA").await.expect("create");
+    let sent = message("general", "hello");
+    store.insert_messages(std::slice::from_ref(&sent)).await.expect("insert");
+
+    let db = raw_db(&test_db.url).await;
+    let users = all_docs(&db, "users").await;
+    assert_eq!(users.len(), 1);
+    let u = &users[0];
+    assert_eq!(keys(u), ["_id", "username", "password", "__v"]);
+    assert_eq!(
+        u.get("_id"),
+        Some(&Bson::ObjectId(ObjectId::parse_str(&user.id).expect("id is an ObjectId")))
+    );
+    assert_eq!(u.get_str("username"), Ok("alice"));
+    assert_eq!(u.get_str("password"), Ok(user.password_hash.as_str()));
+    assert_eq!(u.get("__v"), Some(&Bson::Int32(0)));
+
+    let msgs = all_docs(&db, "messages").await;
+    assert_eq!(msgs.len(), 1);
+    let m = &msgs[0];
+    assert_eq!(keys(m), ["_id", "username", "message", "room", "sent", "__v"]);
+    assert_eq!(m.get("_id"), Some(&Bson::ObjectId(ObjectId::parse_str(&sent.id).expect("oid"))));
+    assert_eq!(
+        (m.get_str("username"), m.get_str("message"), m.get_str("room")),
+        (Ok("alice"), Ok("hello"), Ok("general"))
+    );
+    match m.get("sent") {
+        Some(Bson::DateTime(t)) => assert_eq!(t.timestamp_millis(), sent.sent.timestamp_millis()),
+        other => panic!("`sent` must be a BSON Date, got {other:?}"),
+    }
+
+    let username_1 = ("username_1".to_string(), doc! { "username": 1 }, true);
+    let room_sent = ("room_1_sent_1".to_string(), doc! { "room": 1, "sent": 1 }, false);
+    let room_id = ("room_1__id_1".to_string(), doc! { "room": 1, "_id": 1 }, false);
+    assert!(index_specs(&db, "users").await.contains(&username_1));
+    let message_indexes = index_specs(&db, "messages").await;
+    assert!(
+        message_indexes.contains(&room_sent) && message_indexes.contains(&room_id),
+        "{message_indexes:?}"
+    );
+}
+
+#[tokio::test]
+async fn reads_what_the_node_backend_wrote() {
+    let Some(base) = test_server_url() else { return };
+    let test_db = TestDb::new(&base);
+    let db = raw_db(&test_db.url).await;
+    // As mongoose writes them: bcrypt (cost 10) hashes, `__v`, sometimes extra fields.
+    let hash = bcrypt::hash("node-secret", 10).expect("bcrypt");
+    assert!(hash.starts_with("$2b$10$"));
+    let (node_id, older_id) = (ObjectId::new(), ObjectId::new());
+    let users = db.collection::<Document>("users");
+    let node_user = doc! { "_id": node_id, "username": "nodeuser", "password": &hash, "__v": 0,
+    "createdAt": bson::DateTime::now() };
+    users.insert_one(node_user).await.expect("raw insert");
+    users
+        .insert_one(doc! { "_id": older_id, "username": "old", "password": &hash })
+        .await
+        .expect("raw insert");
+    let sent = bson::DateTime::from_millis(1_700_000_000_123);
+    let msg_id = ObjectId::new();
+    let node_msg = doc! { "_id": msg_id, "username": "nodeuser", "message": "from node", "room": "general",
+    "sent": sent, "__v": 0 };
+    // Odd ones, as hand edits or older versions leave them: no text (left out of history), no
+    // `sent` (dated by its ObjectId).
+    let (broken_id, undated_id) = (ObjectId::new(), ObjectId::new());
+    let broken = doc! { "_id": broken_id, "username": "nodeuser", "room": "general", "sent": sent };
+    let undated = doc! { "_id": undated_id, "username": "nodeuser", "message": "undated", "room": "general" };
+    let messages = db.collection::<Document>("messages");
+    messages.insert_many([node_msg, broken, undated]).await.expect("raw insert");
+
+    let store = store::open(Some(&test_db.url), Path::new("unused"), TIMEOUT).await.expect("connect");
+    let by_name = store.user_by_name("nodeuser").await.expect("lookup").expect("node user found by name");
+    assert_eq!(by_name.id, node_id.to_hex());
+    assert_eq!(by_name.password_hash, hash, "the bcrypt hash comes back verbatim");
+    assert!(bcrypt::verify("node-secret", &by_name.password_hash).expect("verify"));
+    assert_eq!(store.user_by_id(&node_id.to_hex()).await.expect("lookup"), Some(by_name));
+    let old = store.user_by_id(&older_id.to_hex()).await.expect("lookup").expect("user without __v found");
+    assert_eq!(old.username, "old");
+    assert!(matches!(store.create_user("nodeuser", "x").await, Err(StoreError::UsernameTaken)));
+
+    let history = store.recent_messages("general", 10).await.expect("history");
+    let ids: Vec<_> = history.iter().map(|m| m.id.clone()).collect();
+    assert_eq!(ids, [msg_id.to_hex(), undated_id.to_hex()], "{history:?}");
+    assert_eq!((history[0].username.as_str(), history[0].message.as_str()), ("nodeuser", "from node"));
+    assert_eq!(history[0].sent.timestamp_millis(), sent.timestamp_millis());
+    assert_eq!(history[1].sent, undated_id.timestamp().to_chrono());
+}
+
+#[tokio::test]
+async fn connecting_never_alters_data_and_accepts_mongoose_indexes() {
+    let Some(base) = test_server_url() else { return };
+    let test_db = TestDb::new(&base);
+    let db = raw_db(&test_db.url).await;
+    // The index exactly as mongoose creates it for `username: {unique: true}` (the driver no
+    // longer sends `background`, so the command is spelled out).
+    let mongoose_ix =
+        doc! { "key": { "username": 1 }, "name": "username_1", "unique": true, "background": true };
+    db.run_command(doc! { "createIndexes": "users", "indexes": [mongoose_ix] })
+        .await
+        .expect("mongoose index");
+    let user = doc! { "_id": ObjectId::new(), "username": "kept", "password": "$2b$10$x", "__v": 0, "extra": [1, 2] };
+    db.collection::<Document>("users").insert_one(user).await.expect("raw insert");
+    let msg = doc! { "_id": ObjectId::new(), "username": "kept", "message": "m", "room": "r",
+    "sent": bson::DateTime::now(), "__v": 0 };
+    db.collection::<Document>("messages").insert_one(msg).await.expect("raw insert");
+    let before = (all_docs(&db, "users").await, all_docs(&db, "messages").await);
+    let users_indexes = index_specs(&db, "users").await;
+
+    let first =
+        MongoStore::connect(&test_db.url, TIMEOUT).await.expect("first connect accepts the mongoose index");
+    let after_first = index_specs(&db, "messages").await;
+    let second = MongoStore::connect(&test_db.url, TIMEOUT).await.expect("second connect is a no-op");
+
+    assert_eq!((all_docs(&db, "users").await, all_docs(&db, "messages").await), before, "data untouched");
+    assert_eq!(index_specs(&db, "users").await, users_indexes, "mongoose's unique index reused, none added");
+    assert_eq!(index_specs(&db, "messages").await, after_first, "second connect added nothing");
+    assert_eq!(after_first.len(), 3, "_id_, room_1__id_1 and room_1_sent_1: {after_first:?}");
+    // The reused index still enforces uniqueness for our inserts.
+    assert!(matches!(second.create_user("kept", "y").await, Err(StoreError::UsernameTaken)));
+    first.close().await;
+    second.close().await;
+}
+
+#[tokio::test]
+async fn a_non_unique_username_index_is_reported_not_dropped() {
+    let Some(base) = test_server_url() else { return };
+    let test_db = TestDb::new(&base);
+    let db = raw_db(&test_db.url).await;
+    let plain = IndexModel::builder()
+        .keys(doc! { "username": 1 })
+        .options(IndexOptions::builder().name("username_1".to_string()).build())
+        .build();
+    db.collection::<Document>("users").create_index(plain).await.expect("plain index");
+    let before = index_specs(&db, "users").await;
+
+    match MongoStore::connect(&test_db.url, TIMEOUT).await {
+        Err(StoreError::Backend(msg)) => assert!(msg.contains("not unique"), "{msg}"),
+        Err(e) => panic!("expected a Backend error about the index, got {e}"),
+        Ok(_) => panic!("a store without a unique username index must not start"),
+    }
+    assert_eq!(index_specs(&db, "users").await, before, "the existing index is left alone");
+}
+
+#[tokio::test]
+async fn a_unique_username_index_under_another_name_is_reused() {
+    let Some(base) = test_server_url() else { return };
+    let test_db = TestDb::new(&base);
+    let db = raw_db(&test_db.url).await;
+    let by_hand = IndexModel::builder()
+        .keys(doc! { "username": 1 })
+        .options(IndexOptions::builder().name("unique_names".to_string()).unique(true).build())
+        .build();
+    db.collection::<Document>("users").create_index(by_hand).await.expect("index made by hand");
+    let before = index_specs(&db, "users").await;
+
+    let store = MongoStore::connect(&test_db.url, TIMEOUT).await.expect("connect");
+    assert_eq!(index_specs(&db, "users").await, before, "no second unique index on username");
+    store.create_user("ann", "h").await.expect("create");
+    assert!(matches!(store.create_user("ann", "h").await, Err(StoreError::UsernameTaken)));
+    store.close().await;
+}
+
+#[tokio::test]
+async fn retrying_a_written_batch_is_harmless() {
+    let Some((store, _test_db)) = fresh().await else { return };
+    let first = vec![message("r", "one"), message("r", "two")];
+    store.insert_messages(&first).await.expect("first write");
+    // The same batch again (an answer lost after the write) plus one new message.
+    let mut retry = first.clone();
+    retry.push(message("r", "three"));
+    store.insert_messages(&retry).await.expect("retry skips what is already there");
+    let texts: Vec<_> =
+        store.recent_messages("r", 10).await.expect("history").into_iter().map(|m| m.message).collect();
+    assert_eq!(texts, ["one", "two", "three"]);
+}
+
+/// Runs without any server: nothing listens on the port, so connect must give up in time.
+#[tokio::test]
+async fn unreachable_server_fails_fast_naming_the_host_without_the_password() {
+    let port =
+        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+    let url = format!("mongodb://chat:hunter2@127.0.0.1:{port}/chat");
+    let timeout = Duration::from_millis(1500);
+    let began = Instant::now();
+    let result = store::open(Some(&url), Path::new("unused"), timeout).await;
+    let took = began.elapsed();
+    let Err(StoreError::Unavailable(msg)) = result else {
+        panic!("expected Unavailable, got {:?}", result.map(|_| "a store"))
+    };
+    assert!(msg.contains(&format!("127.0.0.1:{port}")), "names the host: {msg}");
+    assert!(!msg.contains("hunter2"), "hides the password: {msg}");
+    assert!(!msg.contains('\n'), "one line: {msg}");
+    assert!(took < timeout * 3, "gave up after {took:?}");
+    eprintln!("unreachable server: {msg:?} after {took:?}");
+}
+
+/// A SecantusDB of this test's own (so the shared one stays up), started with the project's
+/// script; stopped when dropped, even if the test fails.
+struct OwnServer {
+    pid: String,
+}
+
+impl OwnServer {
+    fn start(port: u16, dir: &Path) -> (Self, String) {
+        let out = Command::new(script())
+            .args(["start", &port.to_string(), &dir.to_string_lossy()])
+            .output()
+            .expect("run scripts/mongo-test-server.sh");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "start failed: {}", String::from_utf8_lossy(&out.stderr));
+        let var = |name: &str| {
+            stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("export {name}=")).map(str::to_owned))
+                .unwrap_or_else(|| panic!("no {name} in {stdout}"))
+        };
+        (Self { pid: var("MONGO_TEST_PID") }, var("TEST_MONGODB_URL"))
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = Command::new(script()).args(["stop", &self.pid]).status();
+    }
+}
+
+fn script() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/mongo-test-server.sh")
+}
+
+async fn expect_unavailable_in_time<T: std::fmt::Debug>(
+    what: &str,
+    timeout: Duration,
+    call: impl std::future::Future<Output = Result<T, StoreError>>,
+) {
+    let began = Instant::now();
+    let result = call.await;
+    let took = began.elapsed();
+    assert!(matches!(result, Err(StoreError::Unavailable(_))), "{what} while down: {result:?}");
+    assert!(took <= timeout + Duration::from_millis(500), "{what} took {took:?}");
+    eprintln!("{what} while the server is down: {result:?} after {took:?}");
+}
+
+#[tokio::test]
+async fn lost_server_gives_unavailable_then_service_resumes() {
+    let test = "lost_server_gives_unavailable_then_service_resumes";
+    if test_server_url().is_none() {
+        return;
+    }
+    if std::env::var("MONGO_TEST_PID").is_err() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED {test}: it restarts a SecantusDB of its own with scripts/mongo-test-server.sh, \
+             and MONGO_TEST_PID is unset (TEST_MONGODB_URL is not that script's server)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port =
+        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+    let (server, url) = OwnServer::start(port, dir.path());
+    let timeout = Duration::from_secs(2);
+    let store = store::open(Some(&url), Path::new("unused"), timeout).await.expect("connect");
+    let alice = store.create_user("alice", "h").await.expect("create");
+    store.insert_messages(&[message("r", "before")]).await.expect("insert");
+
+    drop(server);
+    expect_unavailable_in_time("ping", timeout, store.ping()).await;
+    expect_unavailable_in_time("user_by_id", timeout, store.user_by_id(&alice.id)).await;
+    expect_unavailable_in_time("create_user", timeout, store.create_user("bob", "h")).await;
+    expect_unavailable_in_time("insert_messages", timeout, store.insert_messages(&[message("r", "lost")]))
+        .await;
+    expect_unavailable_in_time("recent_messages", timeout, store.recent_messages("r", 10)).await;
+
+    let (_server, _) = OwnServer::start(port, dir.path());
+    let began = Instant::now();
+    while store.ping().await.is_err() {
+        assert!(began.elapsed() < Duration::from_secs(30), "store did not recover within 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("{test}: store answered again {:?} after the restart", began.elapsed());
+    assert_eq!(store.user_by_name("alice").await.expect("after restart"), Some(alice));
+    let texts: Vec<_> =
+        store.recent_messages("r", 10).await.expect("history").into_iter().map(|m| m.message).collect();
+    assert_eq!(texts, ["before"], "what failed was not written, what was acked survived");
+    store.create_user("bob", "h").await.expect("writes work again");
+}
