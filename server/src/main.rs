@@ -1,6 +1,6 @@
 //! `chat-server`: parse the configuration, bind, serve until SIGINT or SIGTERM.
 
-use std::process::ExitCode;
+use std::{io::IsTerminal, process::ExitCode};
 
 use anyhow::Context;
 use chat_server::Config;
@@ -14,6 +14,7 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     match serve(config).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,9 +16,6 @@ pub const RATE_LIMITED: &str = "Too many messages: slow down";
 pub const MESSAGE_NOT_STORED: &str = "Message could not be stored, try again";
 /// `chat.join` / `chat.leave` / `user.info` with a payload of the wrong type.
 pub const ROOM_INVALID_PAYLOAD: &str = "Room must be a string";
-/// Sent just before disconnecting a client whose send buffer overflowed: it missed messages
-/// and gets them back from history when it reconnects.
-pub const TOO_SLOW: &str = "Too slow: messages were dropped, reconnect to catch up";
 /// Connect middleware: the address already has the maximum number of connections.
 pub const TOO_MANY_CONNECTIONS: &str = "Too many connections from your address";
 /// `chat.join` beyond the per-socket room limit.

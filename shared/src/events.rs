@@ -10,3 +10,6 @@ pub const CHAT_JOIN: &str = "chat.join";
 pub const CHAT_LEAVE: &str = "chat.leave";
 /// Server → client: a handler failed; carries [`crate::payload::ErrorEvent`].
 pub const ERROR: &str = "error";
+/// Server → client, only after a broadcast found a full send buffer: a payload-less probe
+/// that tells the server which sockets cannot take more (clients ignore it).
+pub const PROBE: &str = "chat.probe";

@@ -13,7 +13,7 @@ use std::{
 };
 
 use shared::{events, payload::ChatMessage};
-use socketioxide::{SocketIo, extract::SocketRef};
+use socketioxide::{SendError, SocketError, SocketIo, extract::SocketRef};
 use tokio::sync::Mutex as AsyncMutex;
 
 use crate::store::{
@@ -112,12 +112,12 @@ impl History {
 }
 
 /// After a broadcast hit a full send buffer, finds the sockets in `room` that cannot take
-/// even an error event and disconnects them: their clients reconnect and replay history
-/// instead of silently missing messages.
+/// even a tiny probe and disconnects them: their clients reconnect and replay history instead
+/// of silently missing messages. socketioxide does not say which sockets failed, and probing
+/// with a real `error` would alarm every healthy client in the room.
 fn disconnect_full_sockets(io: &SocketIo, room: &str) {
-    let notice = shared::payload::ErrorEvent { message: shared::errors::TOO_SLOW.to_string() };
     for socket in io.to(room.to_string()).sockets() {
-        if socket.emit(events::ERROR, &notice).is_err() {
+        if let Err(SendError::Socket(SocketError::InternalChannelFull)) = socket.emit(events::PROBE, &()) {
             tracing::warn!(sid = %socket.id, room, "send buffer full: disconnecting a slow client");
             socket.disconnect().ok();
         }
