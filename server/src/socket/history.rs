@@ -10,6 +10,7 @@
 use std::{
     collections::{HashMap, VecDeque},
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
 use shared::{events, payload::ChatMessage};
@@ -21,6 +22,8 @@ use crate::store::{
     writer::{MessageWriter, Stored},
 };
 
+/// How often a full socket's disconnect is retried.
+const DISCONNECT_RETRY: Duration = Duration::from_millis(50);
 /// Room logs kept in memory before idle ones are dropped (they reload from the store).
 const MAX_CACHED_ROOMS: usize = 1024;
 
@@ -119,7 +122,18 @@ fn disconnect_full_sockets(io: &SocketIo, room: &str) {
     for socket in io.to(room.to_string()).sockets() {
         if let Err(SendError::Socket(SocketError::InternalChannelFull)) = socket.emit(events::PROBE, &()) {
             tracing::warn!(sid = %socket.id, room, "send buffer full: disconnecting a slow client");
-            socket.disconnect().ok();
+            // Out of every room at once, so it misses nothing more; the DISCONNECT packet
+            // itself needs a free slot, so keep trying until the queue drains (a client that
+            // reads nothing at all is closed by the Engine.IO heartbeat instead).
+            socket.leave_all();
+            tokio::spawn(async move {
+                while socket.connected() {
+                    if socket.clone().disconnect().is_ok() {
+                        break;
+                    }
+                    tokio::time::sleep(DISCONNECT_RETRY).await;
+                }
+            });
         }
     }
 }

@@ -1,0 +1,53 @@
+//! A client that stops reading must not silently miss messages: once its send buffer is
+//! full, the server disconnects it (so it reconnects and catches up from history), and
+//! everyone else carries on.
+
+mod harness;
+
+use std::time::Duration;
+
+use harness::TestServer;
+use serde_json::json;
+use shared::events;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_disconnected_and_the_room_carries_on() {
+    let server = TestServer::start(&["--no-rate-limits", "--socket-buffer", "128"]).await;
+    let (reader, stalled) = (server.user("reader").await, server.user("stalled").await);
+    let room = harness::unique_name("slow");
+    let sender = server.connect_user(&reader, Some(&room)).await;
+    // Connected, then never read again: its TCP buffers fill, then its 128-packet queue.
+    let mut slow = server.connect_raw(&stalled.token, &room, None).await.expect("raw connect");
+
+    // 24 MB of broadcasts: well past what loopback TCP buffers (a few MB each way) absorb.
+    let text = "x".repeat(4000);
+    // The sender keeps up: every 32nd message waits for its ack, by which time the echoes
+    // before it have been read, so its own queue stays far below 128.
+    for i in 1..=6000 {
+        if i % 32 == 0 {
+            sender.send(&text).await;
+        } else {
+            sender.emit(events::CHAT_MESSAGE, json!(text)).await;
+        }
+    }
+    let last = sender.send("still here").await;
+    assert_eq!(last.len(), 24, "the sender is still served");
+
+    // Reading now drains what was buffered, then finds the connection closed by the server.
+    assert!(
+        slow.closed_within(Duration::from_secs(30)).await,
+        "a client whose buffer overflowed must be disconnected, not skipped silently"
+    );
+    // Reconnecting replays the room's latest history, ending with the newest message.
+    let mut again = server.connect_user(&stalled, Some(&room)).await;
+    let mut replayed = Vec::new();
+    while replayed.last().is_none_or(|m: &shared::payload::ChatMessage| m.id != last) {
+        let m = again.next_message().await;
+        assert!(m.replayed, "history comes first: {m:?}");
+        replayed.push(m);
+    }
+    assert_eq!(replayed.len(), shared::defaults::HISTORY_LEN);
+    again.disconnect().await;
+    sender.disconnect().await;
+    server.stop().await;
+}
