@@ -28,18 +28,17 @@ pub async fn on_chat_message(
         Ok(stored) => stored,
         Err(error) => return refuse(socket, ack, &error),
     };
-    let socket = socket.clone();
+    let (socket, history) = (socket.clone(), state.history.clone());
     tokio::spawn(async move {
-        let (id, stored) = stored;
-        match stored.await {
-            Ok(Ok(())) => {
+        let (id, room, stored) = stored;
+        match history.confirm(&room, stored).await {
+            Ok(()) => {
                 ack.send(&MessageAck::stored(id)).ok();
             }
-            Ok(Err(e)) => {
+            Err(e) => {
                 tracing::warn!(sid = %socket.id, "message not stored: {e}");
                 refuse(&socket, ack, errors::MESSAGE_NOT_STORED);
             }
-            Err(_) => refuse(&socket, ack, errors::MESSAGE_NOT_STORED),
         }
     });
 }
@@ -50,15 +49,15 @@ fn refuse(socket: &SocketRef, ack: AckSender, error: &str) {
     ack.send(&MessageAck::failed(error)).ok();
 }
 
-/// Checks one message and publishes it; its id and the receiver of its write, or the
-/// client's error text.
+/// Checks one message and publishes it; its id, its room and the receiver of its write, or
+/// the client's error text.
 async fn publish(
     socket: &SocketRef,
     io: &SocketIo,
     state: &AppState,
     session: &Session,
     data: Option<Value>,
-) -> Result<(String, Stored), String> {
+) -> Result<(String, String, Stored), String> {
     let (room, text) = parse(data, &session.home_room)?;
     if text.trim().is_empty() {
         return Err(errors::MESSAGE_EMPTY.into());
@@ -77,8 +76,8 @@ async fn publish(
         room,
         sent: Utc::now(),
     };
-    let id = message.id.clone();
-    Ok((id, state.history.publish(io, message).await))
+    let (id, room) = (message.id.clone(), message.room.clone());
+    Ok((id, room, state.history.publish(io, message).await))
 }
 
 /// A bare string goes to the home room; `{room, message}` to the named room.

@@ -97,6 +97,18 @@ impl History {
         stored
     }
 
+    /// Waits for the write of a message published to `room`. If it failed, the room's log
+    /// (which already holds the message) is dropped, so history is read back from what was
+    /// really stored.
+    pub async fn confirm(&self, room: &str, stored: Stored) -> Result<(), StoreError> {
+        let result =
+            stored.await.unwrap_or_else(|_| Err(StoreError::Unavailable("the writer stopped".into())));
+        if result.is_err() {
+            self.log(room).lock().await.recent = None;
+        }
+        result
+    }
+
     /// Joins `socket` to `room` and sends it the room's history, oldest first, before any
     /// live message can reach it.
     ///
