@@ -1,6 +1,9 @@
 //! Rooms and history against a real server: `chat.join` / `chat.leave`, `{room, message}`,
 //! the per-socket room limit, and history replayed on connect and on join, with no gap and no
 //! duplicate between replayed and live messages while the room is busy.
+//!
+//! Every test runs on both stores: `sqlite::<test>` on the default one and `mongo::<test>` on a
+//! fresh MongoDB database (see [`harness::mongo`] for when those skip).
 
 mod harness;
 
@@ -13,7 +16,7 @@ use std::{
     time::Duration,
 };
 
-use harness::{QUIET, SioClient, TestServer, WAIT, eventually};
+use harness::{QUIET, SioClient, TestServer, WAIT, eventually, mongo::TestDb};
 use serde_json::{Value, json};
 use shared::{
     defaults, errors, events,
@@ -42,9 +45,46 @@ async fn leave(client: &SioClient, room: &str) -> Value {
     client.emit_with_ack(events::CHAT_LEAVE, json!(room), WAIT).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn join_and_leave_answer_with_acks_and_route_room_messages() {
-    let s = TestServer::start(&["--no-rate-limits"]).await;
+/// One `#[tokio::test]` per test body and store: `sqlite::$test` and `mongo::$test`. A body
+/// takes the flags that choose the store, starts its server with them and stops it at the end
+/// (before the wrapper drops the MongoDB database).
+macro_rules! on_both_stores {
+    ($($test:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(&[]).await;
+                }
+            )+
+        }
+        mod mongo {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let Some(db) = super::TestDb::fresh() else { return };
+                    super::$test(&["--database-url", &db.url]).await;
+                }
+            )+
+        }
+    };
+}
+
+on_both_stores!(
+    join_and_leave_answer_with_acks_and_route_room_messages,
+    the_room_limit_per_socket_includes_the_handshake_room,
+    history_is_replayed_on_connect_oldest_first_then_live,
+    history_is_replayed_on_join_with_the_default_length,
+    replay_and_live_have_no_gap_and_no_duplicate_while_the_room_is_busy,
+);
+
+/// A server on the store chosen by `store` with the test's own `flags`.
+async fn start(store: &[&str], flags: &[&str]) -> TestServer {
+    TestServer::start(&[store, flags].concat()).await
+}
+
+async fn join_and_leave_answer_with_acks_and_route_room_messages(store: &[&str]) {
+    let s = start(store, &["--no-rate-limits"]).await;
     let (alice, bob, carol) = (s.user("alice").await, s.user("bob").await, s.user("carol").await);
     let mut a = s.connect_user(&alice, None).await;
     let mut b = s.connect_user(&bob, None).await;
@@ -99,11 +139,11 @@ async fn join_and_leave_answer_with_acks_and_route_room_messages() {
     }
     a.expect_no_event(events::CHAT_MESSAGE, QUIET).await;
     c.expect_no_event(events::CHAT_MESSAGE, QUIET).await;
+    s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_room_limit_per_socket_includes_the_handshake_room() {
-    let s = TestServer::start(&["--no-rate-limits", "--max-rooms-per-socket", "3"]).await;
+async fn the_room_limit_per_socket_includes_the_handshake_room(store: &[&str]) {
+    let s = start(store, &["--no-rate-limits", "--max-rooms-per-socket", "3"]).await;
     let alice = s.user("alice").await;
     let a = s.connect_user(&alice, None).await;
     assert_eq!(join(&a, "r1").await, room_done("r1"));
@@ -113,11 +153,11 @@ async fn the_room_limit_per_socket_includes_the_handshake_room() {
     assert_eq!(join(&a, "r3").await, room_done("r3"), "leaving frees a place");
     let ack = send_to(&a, "r3", "in r3").await;
     assert_eq!(ack["success"], json!(true));
+    s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn history_is_replayed_on_connect_oldest_first_then_live() {
-    let s = TestServer::start(&["--no-rate-limits", "--history", "5"]).await;
+async fn history_is_replayed_on_connect_oldest_first_then_live(store: &[&str]) {
+    let s = start(store, &["--no-rate-limits", "--history", "5"]).await;
     let (alice, bob, carol) = (s.user("alice").await, s.user("bob").await, s.user("carol").await);
     let mut a = s.connect_user(&alice, Some("hist")).await;
     let mut live_copies = Vec::new();
@@ -142,11 +182,11 @@ async fn history_is_replayed_on_connect_oldest_first_then_live() {
 
     let mut empty = s.connect_user(&carol, Some("empty")).await;
     empty.expect_no_event(events::CHAT_MESSAGE, QUIET).await;
+    s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn history_is_replayed_on_join_with_the_default_length() {
-    let s = TestServer::start(&["--no-rate-limits"]).await;
+async fn history_is_replayed_on_join_with_the_default_length(store: &[&str]) {
+    let s = start(store, &["--no-rate-limits"]).await;
     let (alice, bob, carol) = (s.user("alice").await, s.user("bob").await, s.user("carol").await);
     let mut a = s.connect_user(&alice, Some("lobby")).await;
     let mut live_copies = Vec::new();
@@ -180,6 +220,7 @@ async fn history_is_replayed_on_join_with_the_default_length() {
         assert_eq!(c.next_message().await, ChatMessage { replayed: true, ..live.clone() });
     }
     c.expect_no_event(events::CHAT_MESSAGE, QUIET).await;
+    s.stop().await;
 }
 
 /// Checks one observer's view of a busy room: every id once, replayed ones (exactly `history`
@@ -196,11 +237,10 @@ fn assert_seamless(who: &str, got: &[ChatMessage], acked: &[String], history: us
     assert!(got.len() > replayed, "{who}: no live message");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replay_and_live_have_no_gap_and_no_duplicate_while_the_room_is_busy() {
+async fn replay_and_live_have_no_gap_and_no_duplicate_while_the_room_is_busy(store: &[&str]) {
     const HISTORY: usize = 20;
     const ROOM: &str = "busy";
-    let s = TestServer::start(&["--no-rate-limits", "--history", &HISTORY.to_string()]).await;
+    let s = start(store, &["--no-rate-limits", "--history", &HISTORY.to_string()]).await;
     let sender_user = s.user("hammer").await;
     let mut watchers = Vec::new();
     for i in 0..6 {
@@ -266,4 +306,5 @@ async fn replay_and_live_have_no_gap_and_no_duplicate_while_the_room_is_busy() {
         observer.disconnect().await;
     }
     sender.disconnect().await;
+    s.stop().await;
 }

@@ -1,28 +1,26 @@
 //! The MongoDB store against a real MongoDB-wire-compatible server.
 //!
-//! `TEST_MONGODB_URL=mongodb://HOST:PORT/DB` names the server (`scripts/mongo-test-server.sh
-//! start` starts SecantusDB and prints it; a real MongoDB works too). Each test uses its own
-//! fresh database `chat_test_<random>`, so runs and parallel tests never see each other's data.
-//! Without the variable the server tests print a skip line and return; with
-//! `CHAT_REQUIRE_MONGO=1` (CI) they fail instead, so a run can never pass untested.
+//! `TEST_MONGODB_URL=mongodb://HOST:PORT/DB` names the server (see [`harness::mongo`] for
+//! when tests skip). Each test uses its own fresh database `chat_test_<random>`, so runs and
+//! parallel tests never see each other's data.
 //!
 //! Besides the shared conformance suite: documents are exactly what mongoose writes, users
 //! written by the Node backend log in, start-up never alters data, and an unreachable or lost
 //! server gives `Unavailable` within the timeout and service resumes when it is back.
 
 use std::{
-    io::Write,
     path::Path,
-    process::Command,
-    sync::{Arc, Once},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
 use bson::{Bson, Document, doc, oid::ObjectId};
 use chat_server::store::{self, Message, Store, StoreError, mongo::MongoStore, new_id};
 use futures_util::TryStreamExt;
+use harness::mongo::{OwnServer, TestDb, free_port, own_servers_allowed, raw_db};
 use mongodb::{Database, IndexModel, options::IndexOptions};
 
+mod harness;
 mod common {
     pub mod conformance;
 }
@@ -35,81 +33,13 @@ common::conformance::conformance_tests!(match fresh().await {
 /// Generous for a loaded CI machine; the outage test uses a short one of its own.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The test server's URL; `None` (after saying so) when there is none and none is required.
-fn test_server_url() -> Option<String> {
-    // The test harness names each test's thread after the test.
-    let current = std::thread::current();
-    let test = current.name().unwrap_or("a MongoDB test");
-    match std::env::var("TEST_MONGODB_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CHAT_REQUIRE_MONGO").as_deref() == Ok("1") => panic!(
-            "{test}: CHAT_REQUIRE_MONGO=1 but TEST_MONGODB_URL is unset; \
-             run eval \"$(scripts/mongo-test-server.sh start)\" first"
-        ),
-        _ => {
-            // Straight to stderr, not `eprintln!`, which the harness captures (and hides) for
-            // passing tests; once per run, not once per test.
-            static SAID: Once = Once::new();
-            SAID.call_once(|| {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "SKIPPED the MongoDB store tests: TEST_MONGODB_URL is unset, so nothing was tested \
-                     against MongoDB (eval \"$(scripts/mongo-test-server.sh start)\" to run them)"
-                );
-            });
-            None
-        }
-    }
-}
-
-/// A fresh database `chat_test_<random>` on the test server, dropped again when the test
-/// ends so a real MongoDB does not collect them.
-struct TestDb {
-    url: String,
-}
-
-impl TestDb {
-    /// `base` with its database replaced by a new one (any `?options` kept).
-    fn new(base: &str) -> Self {
-        let authority_start = base.find("://").map_or(0, |i| i + 3);
-        let (head, query) = base.split_at(base.find('?').unwrap_or(base.len()));
-        let server = match head[authority_start..].find('/') {
-            Some(slash) => &head[..authority_start + slash],
-            None => head,
-        };
-        Self { url: format!("{server}/chat_test_{}{query}", new_id()) }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let url = self.url.clone();
-        // Drop runs inside the test's runtime, which must not block on itself: own thread,
-        // own runtime, bounded. Best effort; a failure only leaves a database behind.
-        let cleanup = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-                return;
-            };
-            let drop_db = async { raw_db(&url).await.drop().await };
-            let _ = runtime.block_on(async { tokio::time::timeout(Duration::from_secs(5), drop_db).await });
-        });
-        let _ = cleanup.join();
-    }
-}
-
 /// A store on a fresh database, wrapped like the server wraps it (`Timed`).
 async fn fresh() -> Option<(Arc<dyn Store>, TestDb)> {
-    let db = TestDb::new(&test_server_url()?);
+    let db = TestDb::fresh()?;
     let store = store::open(Some(&db.url), Path::new("unused-for-mongodb"), TIMEOUT)
         .await
         .unwrap_or_else(|e| panic!("connecting to {}: {e}", db.url));
     Some((store, db))
-}
-
-/// A plain driver handle on the database of `url`, to look under the store.
-async fn raw_db(url: &str) -> Database {
-    let client = mongodb::Client::with_uri_str(url).await.expect("driver client for the raw view");
-    client.default_database().expect("test URLs name a database")
 }
 
 async fn all_docs(db: &Database, coll: &str) -> Vec<Document> {
@@ -193,8 +123,7 @@ async fn writes_documents_exactly_as_mongoose_does() {
 
 #[tokio::test]
 async fn reads_what_the_node_backend_wrote() {
-    let Some(base) = test_server_url() else { return };
-    let test_db = TestDb::new(&base);
+    let Some(test_db) = TestDb::fresh() else { return };
     let db = raw_db(&test_db.url).await;
     // As mongoose writes them: bcrypt (cost 10) hashes, `__v`, sometimes extra fields.
     let hash = bcrypt::hash("node-secret", 10).expect("bcrypt");
@@ -240,8 +169,7 @@ async fn reads_what_the_node_backend_wrote() {
 
 #[tokio::test]
 async fn connecting_never_alters_data_and_accepts_mongoose_indexes() {
-    let Some(base) = test_server_url() else { return };
-    let test_db = TestDb::new(&base);
+    let Some(test_db) = TestDb::fresh() else { return };
     let db = raw_db(&test_db.url).await;
     // The index exactly as mongoose creates it for `username: {unique: true}` (the driver no
     // longer sends `background`, so the command is spelled out).
@@ -275,8 +203,7 @@ async fn connecting_never_alters_data_and_accepts_mongoose_indexes() {
 
 #[tokio::test]
 async fn a_non_unique_username_index_is_reported_not_dropped() {
-    let Some(base) = test_server_url() else { return };
-    let test_db = TestDb::new(&base);
+    let Some(test_db) = TestDb::fresh() else { return };
     let db = raw_db(&test_db.url).await;
     let plain = IndexModel::builder()
         .keys(doc! { "username": 1 })
@@ -295,8 +222,7 @@ async fn a_non_unique_username_index_is_reported_not_dropped() {
 
 #[tokio::test]
 async fn a_unique_username_index_under_another_name_is_reused() {
-    let Some(base) = test_server_url() else { return };
-    let test_db = TestDb::new(&base);
+    let Some(test_db) = TestDb::fresh() else { return };
     let db = raw_db(&test_db.url).await;
     let by_hand = IndexModel::builder()
         .keys(doc! { "username": 1 })
@@ -329,8 +255,7 @@ async fn retrying_a_written_batch_is_harmless() {
 /// Runs without any server: nothing listens on the port, so connect must give up in time.
 #[tokio::test]
 async fn unreachable_server_fails_fast_naming_the_host_without_the_password() {
-    let port =
-        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+    let port = free_port();
     let url = format!("mongodb://chat:hunter2@127.0.0.1:{port}/chat");
     let timeout = Duration::from_millis(1500);
     let began = Instant::now();
@@ -344,40 +269,6 @@ async fn unreachable_server_fails_fast_naming_the_host_without_the_password() {
     assert!(!msg.contains('\n'), "one line: {msg}");
     assert!(took < timeout * 3, "gave up after {took:?}");
     eprintln!("unreachable server: {msg:?} after {took:?}");
-}
-
-/// A SecantusDB of this test's own (so the shared one stays up), started with the project's
-/// script; stopped when dropped, even if the test fails.
-struct OwnServer {
-    pid: String,
-}
-
-impl OwnServer {
-    fn start(port: u16, dir: &Path) -> (Self, String) {
-        let out = Command::new(script())
-            .args(["start", &port.to_string(), &dir.to_string_lossy()])
-            .output()
-            .expect("run scripts/mongo-test-server.sh");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "start failed: {}", String::from_utf8_lossy(&out.stderr));
-        let var = |name: &str| {
-            stdout
-                .lines()
-                .find_map(|l| l.strip_prefix(&format!("export {name}=")).map(str::to_owned))
-                .unwrap_or_else(|| panic!("no {name} in {stdout}"))
-        };
-        (Self { pid: var("MONGO_TEST_PID") }, var("TEST_MONGODB_URL"))
-    }
-}
-
-impl Drop for OwnServer {
-    fn drop(&mut self) {
-        let _ = Command::new(script()).args(["stop", &self.pid]).status();
-    }
-}
-
-fn script() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/mongo-test-server.sh")
 }
 
 async fn expect_unavailable_in_time<T: std::fmt::Debug>(
@@ -395,24 +286,14 @@ async fn expect_unavailable_in_time<T: std::fmt::Debug>(
 
 #[tokio::test]
 async fn lost_server_gives_unavailable_then_service_resumes() {
-    let test = "lost_server_gives_unavailable_then_service_resumes";
-    if test_server_url().is_none() {
-        return;
-    }
-    if std::env::var("MONGO_TEST_PID").is_err() {
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED {test}: it restarts a SecantusDB of its own with scripts/mongo-test-server.sh, \
-             and MONGO_TEST_PID is unset (TEST_MONGODB_URL is not that script's server)"
-        );
+    if !own_servers_allowed() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let port =
-        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
-    let (server, url) = OwnServer::start(port, dir.path());
+    let port = free_port();
+    let server = OwnServer::start(port, dir.path());
     let timeout = Duration::from_secs(2);
-    let store = store::open(Some(&url), Path::new("unused"), timeout).await.expect("connect");
+    let store = store::open(Some(&server.url), Path::new("unused"), timeout).await.expect("connect");
     let alice = store.create_user("alice", "h").await.expect("create");
     store.insert_messages(&[message("r", "before")]).await.expect("insert");
 
@@ -424,13 +305,13 @@ async fn lost_server_gives_unavailable_then_service_resumes() {
         .await;
     expect_unavailable_in_time("recent_messages", timeout, store.recent_messages("r", 10)).await;
 
-    let (_server, _) = OwnServer::start(port, dir.path());
+    let _server = OwnServer::start(port, dir.path());
     let began = Instant::now();
     while store.ping().await.is_err() {
         assert!(began.elapsed() < Duration::from_secs(30), "store did not recover within 30 s");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    eprintln!("{test}: store answered again {:?} after the restart", began.elapsed());
+    eprintln!("store answered again {:?} after the restart", began.elapsed());
     assert_eq!(store.user_by_name("alice").await.expect("after restart"), Some(alice));
     let texts: Vec<_> =
         store.recent_messages("r", 10).await.expect("history").into_iter().map(|m| m.message).collect();

@@ -6,10 +6,13 @@
 //! reconnection is off, one ack is in flight at a time under our own timeout, and nothing is
 //! emitted before `Event::Connect` (whose data, thanks to the vendored patch, carries the socket
 //! id). The raw client sends what rust_socketio cannot: malformed packets, binary attachments,
-//! oversized frames, and connections from another loopback address.
+//! oversized frames, and connections from another loopback address. [`mongo`] provides the
+//! MongoDB side: the test server, a fresh database per test, and servers of a test's own.
 //!
 //! Every test binary uses a subset of these helpers, hence the `dead_code` allowance.
 #![allow(dead_code)]
+
+pub mod mongo;
 
 use std::{
     collections::VecDeque,
