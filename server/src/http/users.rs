@@ -48,10 +48,11 @@ async fn login(
     }
     let addr = peer.ip().to_string();
     let limits = &state.limits;
-    for (throttle, key) in
-        [(&limits.failed_logins_by_user, &username), (&limits.failed_logins_by_addr, &addr)]
-    {
-        if let Some(Err(retry_after)) = throttle.as_ref().map(|t| t.check(key)) {
+    // Each throttle with the key it counts (both `None` under --no-rate-limits).
+    let throttles = [(&limits.failed_logins_by_user, &username), (&limits.failed_logins_by_addr, &addr)];
+    let throttles = throttles.iter().filter_map(|(t, key)| t.as_ref().map(|t| (t, key.as_str())));
+    for (throttle, key) in throttles.clone() {
+        if let Err(retry_after) = throttle.check(key) {
             return Err(ApiError::TooManyRequests { message: errors::TOO_MANY_ATTEMPTS, retry_after });
         }
     }
@@ -60,12 +61,8 @@ async fn login(
     let hash = user.as_ref().map_or_else(|| state.dummy_hash.to_string(), |u| u.password_hash.clone());
     let verified = blocking(move || auth::verify_password(&password, &hash)).await?;
     let Some(user) = user.filter(|_| verified) else {
-        for (throttle, key) in
-            [(&limits.failed_logins_by_user, &username), (&limits.failed_logins_by_addr, &addr)]
-        {
-            if let Some(t) = throttle {
-                t.record_failure(key);
-            }
+        for (throttle, key) in throttles {
+            throttle.record_failure(key);
         }
         tracing::info!(user = %username, %addr, "login failed");
         return Err(ApiError::InvalidCredentials);

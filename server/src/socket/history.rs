@@ -150,7 +150,7 @@ fn disconnect_full_sockets(io: &SocketIo, room: &str) {
     }
 }
 
-pub fn to_payload(message: &Message, replayed: bool) -> ChatMessage {
+fn to_payload(message: &Message, replayed: bool) -> ChatMessage {
     ChatMessage {
         username: message.username.clone(),
         message: message.message.clone(),
