@@ -8,7 +8,7 @@ use socketioxide::{
     extract::{AckSender, SocketRef},
 };
 
-use super::{Session, is_chat_room, send_error};
+use super::{Kind, Session, is_chat_room};
 use crate::{
     state::AppState,
     store::{self, Message, writer::Stored},
@@ -44,9 +44,7 @@ pub async fn on_chat_message(
 }
 
 fn refuse(socket: &SocketRef, ack: AckSender, error: &str) {
-    tracing::debug!(sid = %socket.id, "chat.message refused: {error}");
-    send_error(socket, error);
-    ack.send(&MessageAck::failed(error)).ok();
+    super::refuse(socket, Kind::ChatMessage, ack, error);
 }
 
 /// Checks one message and publishes it; its id, its room and the receiver of its write, or

@@ -94,7 +94,7 @@ impl Session {
 }
 
 /// The client events this server handles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum Kind {
     ChatMessage,
     UserInfo,
@@ -125,23 +125,25 @@ impl MessageHandler<LocalAdapter, Queued> for Inbox {
         let Some(session) = socket.extensions.get::<Arc<Session>>() else { return };
         let request = Request { kind: self.0, data: data.ok(), ack };
         if !session.allow_event() {
-            refuse(&socket, request, errors::RATE_LIMITED);
+            refuse(&socket, request.kind, request.ack, errors::RATE_LIMITED);
         } else if let Err(e) = session.inbox.try_send(request) {
             let request = match e {
                 mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r) => r,
             };
-            refuse(&socket, request, errors::RATE_LIMITED);
+            refuse(&socket, request.kind, request.ack, errors::RATE_LIMITED);
         }
     }
 }
 
-/// Answers a request that will not be handled: an `error` event and a failing ack.
-fn refuse(socket: &SocketRef, request: Request, error: &str) {
+/// Answers a request that will not be handled (or failed): an `error` event and a failing
+/// ack of the shape its event uses.
+fn refuse(socket: &SocketRef, kind: Kind, ack: AckSender, error: &str) {
+    tracing::debug!(sid = %socket.id, "request refused: {error}");
     send_error(socket, error);
-    match request.kind {
-        Kind::ChatMessage => request.ack.send(&shared::payload::MessageAck::failed(error)),
-        Kind::Join | Kind::Leave => request.ack.send(&shared::payload::RoomAck::failed(error)),
-        Kind::UserInfo => request.ack.send(&Value::Null),
+    match kind {
+        Kind::ChatMessage => ack.send(&shared::payload::MessageAck::failed(error)),
+        Kind::Join | Kind::Leave => ack.send(&shared::payload::RoomAck::failed(error)),
+        Kind::UserInfo => ack.send(&Value::Null),
     }
     .ok();
 }

@@ -4,7 +4,7 @@ use serde_json::Value;
 use shared::{errors, payload::RoomAck};
 use socketioxide::extract::{AckSender, SocketRef};
 
-use super::{chat_rooms, send_error};
+use super::{Kind, chat_rooms, refuse, send_error};
 use crate::state::AppState;
 
 pub async fn on_join(socket: &SocketRef, state: &AppState, data: Option<Value>, ack: AckSender) {
@@ -26,7 +26,7 @@ pub async fn on_join(socket: &SocketRef, state: &AppState, data: Option<Value>, 
         Ok(room)
     }
     .await;
-    reply(socket, ack, result);
+    reply(socket, Kind::Join, ack, result);
 }
 
 pub fn on_leave(socket: &SocketRef, data: Option<Value>, ack: AckSender) {
@@ -37,7 +37,7 @@ pub fn on_leave(socket: &SocketRef, data: Option<Value>, ack: AckSender) {
         socket.leave(room.clone());
         Ok(room)
     });
-    reply(socket, ack, result);
+    reply(socket, Kind::Leave, ack, result);
 }
 
 /// The validated room name of a join or leave.
@@ -47,13 +47,11 @@ fn room_arg(data: Option<Value>) -> Result<String, String> {
     Ok(room)
 }
 
-fn reply(socket: &SocketRef, ack: AckSender, result: Result<String, String>) {
-    let answer = match result {
-        Ok(room) => RoomAck::done(room),
-        Err(error) => {
-            send_error(socket, &error);
-            RoomAck::failed(error)
+fn reply(socket: &SocketRef, kind: Kind, ack: AckSender, result: Result<String, String>) {
+    match result {
+        Ok(room) => {
+            ack.send(&RoomAck::done(room)).ok();
         }
-    };
-    ack.send(&answer).ok();
+        Err(error) => refuse(socket, kind, ack, &error),
+    }
 }
