@@ -6,91 +6,21 @@
 // spelled in one place only.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { io } from 'socket.io-client';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const WAIT_MS = 5000;
-
-/** `pub const NAME: &str = "value";` items of a shared/src file. */
-function rustConsts(file) {
-  const src = readFileSync(join(here, '..', 'shared', 'src', file), 'utf8');
-  return Object.fromEntries([...src.matchAll(/pub const (\w+): &str = "([^"]*)";/g)].map((m) => [m[1], m[2]]));
-}
-const ev = rustConsts('events.rs');
-const errors = rustConsts('errors.rs');
-const api = rustConsts('api.rs');
+import { WAIT_MS, connect as connectTo, newUser as newUserOf, once, startChatServer } from './harness.mjs';
+import { errorTexts, ev, errors } from './shared.mjs';
 
 let server;
-let dataDir;
 let base;
 
 before(async () => {
-  const bin = process.env.CHAT_SERVER_BIN ?? join(here, '..', 'target', 'debug', 'chat-server');
-  dataDir = mkdtempSync(join(tmpdir(), 'chat-interop-'));
-  server = spawn(bin, ['--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--no-rate-limits'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  base = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('chat-server did not start')), 20000);
-    let seen = '';
-    server.stderr.on('data', (chunk) => {
-      seen += chunk;
-      const m = seen.match(/listening on (http:\/\/[\d.:]+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    server.on('exit', (code) => reject(new Error(`chat-server exited with ${code}: ${seen}`)));
-  });
+  server = await startChatServer();
+  base = server.base;
 });
 
-after(() => {
-  server?.kill('SIGTERM');
-  rmSync(dataDir, { recursive: true, force: true });
-});
+after(() => server?.stop());
 
-async function post(path, body) {
-  const res = await fetch(base + path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, body: await res.json() };
-}
-
-let counter = 0;
-async function newUser() {
-  const username = `js_${process.pid}_${++counter}`;
-  const password = 'interop-password';
-  assert.equal((await post(api.SIGNUP_PATH, { username, password })).status, 201);
-  const login = await post(api.LOGIN_PATH, { username, password });
-  assert.equal(login.status, 200);
-  return { username, token: login.body.token };
-}
-
-/** Resolves with the first `event` on `socket` (its first argument), or rejects after WAIT_MS. */
-function once(socket, event, pred = () => true) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${event} within ${WAIT_MS} ms`)), WAIT_MS);
-    const handler = (data) => {
-      if (!pred(data)) return;
-      clearTimeout(timer);
-      socket.off(event, handler);
-      resolve(data);
-    };
-    socket.on(event, handler);
-  });
-}
-
-function connect(opts) {
-  return io(base, { reconnection: false, forceNew: true, ...opts });
-}
+const newUser = () => newUserOf(base);
+const connect = (opts) => connectTo(base, opts);
 
 for (const transport of ['websocket', 'polling']) {
   test(`${transport}: connect, echo chat.message to sender and room, user.info by ack`, async () => {
@@ -179,5 +109,30 @@ test('rooms are isolated and bad input yields an error event, the socket staying
   } finally {
     a.disconnect();
     c.disconnect();
+  }
+});
+
+test('chapter 15 forms: anything that is not (room, message) in strings is refused, never reinterpreted', async () => {
+  const ann = await newUser();
+  const a = connect({ transports: ['websocket'], auth: { token: ann.token } });
+  try {
+    await once(a, 'connect');
+    const cases = [
+      [['not-joined', 'hello'], errorTexts.notInRoom({ room: 'not-joined' })],
+      [['public', 42], errors.MESSAGE_INVALID],
+      [['public', 'a', 'b'], errors.MESSAGE_INVALID],
+      [[{ room: 'public' }, 'x'], errors.MESSAGE_INVALID],
+    ];
+    for (const [args, expected] of cases) {
+      const err = once(a, ev.ERROR);
+      const ack = await a.timeout(WAIT_MS).emitWithAck(ev.CHAT_MESSAGE, ...args);
+      assert.deepEqual(ack, { success: false, error: expected }, JSON.stringify(args));
+      assert.equal((await err).message, expected);
+    }
+    // The socket is still up and the two-argument form works.
+    const ok = await a.timeout(WAIT_MS).emitWithAck(ev.CHAT_MESSAGE, 'public', 'still here');
+    assert.equal(ok.success, true);
+  } finally {
+    a.disconnect();
   }
 });

@@ -310,20 +310,20 @@ async fn connections_per_address_are_capped_and_the_others_keep_working() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn user_info_is_null_for_unknown_or_non_string_ids() {
+async fn user_info_is_null_for_unknown_ids_and_refuses_non_string_ones() {
     let s = TestServer::start(&["--no-rate-limits"]).await;
     let alice = s.user("alice").await;
-    let a = s.connect_user(&alice, None).await;
-    for arg in [
-        json!("nope"),
-        json!(""),
-        json!(random_object_id()),
-        json!(42),
-        json!({"socketId": "x"}),
-        Value::Null,
-    ] {
+    let mut a = s.connect_user(&alice, None).await;
+    for arg in [json!("nope"), json!(""), json!(random_object_id()), json!("x".repeat(100))] {
         let info = a.emit_with_ack(events::USER_INFO, arg.clone(), WAIT).await;
         assert_eq!(info, Value::Null, "user.info {arg}");
+    }
+    a.expect_no_event(events::ERROR, QUIET).await;
+    // Like every other event, a mistyped argument is refused with an `error` event.
+    for arg in [json!(42), json!({"socketId": "x"}), Value::Null] {
+        let info = a.emit_with_ack(events::USER_INFO, arg.clone(), WAIT).await;
+        assert_eq!(info, Value::Null, "user.info {arg}");
+        assert_eq!(a.next_error().await, errors::SOCKET_ID_INVALID, "user.info {arg}");
     }
     a.send("still connected").await;
 }
@@ -364,7 +364,7 @@ async fn user_info_describes_own_and_other_sockets_with_their_chat_rooms() {
 
     assert_eq!(
         a.emit_with_ack(events::CHAT_JOIN, json!("r2"), WAIT).await,
-        serde_json::to_value(RoomAck::done("r2")).unwrap()
+        serde_json::to_value(RoomAck::room("r2")).unwrap()
     );
     let mut seen: UserInfo =
         serde_json::from_value(raw.emit_with_ack(events::USER_INFO, &[json!(a.sid)]).await).unwrap();
@@ -408,8 +408,14 @@ async fn malformed_payloads_get_errors_and_the_socket_keeps_working() {
     ];
     for (event, args) in room_cases {
         assert_eq!(raw.emit_with_ack(event, args).await, room_failed, "{event} {args:?}");
+        let error = raw.next_event(events::ERROR, WAIT).await;
+        assert_eq!(error, json!({"message": errors::ROOM_INVALID_PAYLOAD}), "{event} {args:?}");
     }
-    assert_eq!(raw.emit_with_ack(events::USER_INFO, &[]).await, Value::Null, "user.info without argument");
+    for args in [&[][..], &[json!(42)], &[json!("a"), json!("b")]] {
+        assert_eq!(raw.emit_with_ack(events::USER_INFO, args).await, Value::Null, "user.info {args:?}");
+        let error = raw.next_event(events::ERROR, WAIT).await;
+        assert_eq!(error, json!({"message": errors::SOCKET_ID_INVALID}), "user.info {args:?}");
+    }
     stored.push(raw.send_ok("after room payloads").await);
 
     // An event the server does not know is ignored.
@@ -419,14 +425,8 @@ async fn malformed_payloads_get_errors_and_the_socket_keeps_working() {
     // A binary attachment instead of text.
     raw.send_text(r#"451-["chat.message",{"_placeholder":true,"num":0}]"#).await;
     raw.send_binary(vec![0, 159, 146, 150]).await;
-    // Skip the `error` events the failed room events may have sent along with their acks.
-    loop {
-        let error = raw.next_event(events::ERROR, WAIT).await;
-        if error != json!({"message": errors::ROOM_INVALID_PAYLOAD}) {
-            assert_eq!(error, json!({"message": errors::MESSAGE_INVALID}), "binary attachment");
-            break;
-        }
-    }
+    let error = raw.next_event(events::ERROR, WAIT).await;
+    assert_eq!(error, json!({"message": errors::MESSAGE_INVALID}), "binary attachment");
     stored.push(raw.send_ok("after a binary attachment").await);
 
     for id in stored {

@@ -16,16 +16,16 @@ use std::{
     time::Duration,
 };
 
-use harness::{QUIET, SioClient, TestServer, WAIT, eventually, mongo::TestDb};
+use harness::{NOTICE, QUIET, SioClient, TestServer, WAIT, eventually, mongo::TestDb};
 use serde_json::{Value, json};
 use shared::{
     defaults, errors, events,
-    payload::{ChatMessage, MessageAck, RoomAck},
+    payload::{ChatMessage, MessageAck, RoomAck, SystemMessage},
     validate,
 };
 
 fn room_done(room: &str) -> Value {
-    serde_json::to_value(RoomAck::done(room)).unwrap()
+    serde_json::to_value(RoomAck::room(room)).unwrap()
 }
 
 fn room_failed(error: &str) -> Value {
@@ -76,6 +76,7 @@ on_both_stores!(
     history_is_replayed_on_connect_oldest_first_then_live,
     history_is_replayed_on_join_with_the_default_length,
     replay_and_live_have_no_gap_and_no_duplicate_while_the_room_is_busy,
+    join_notices_follow_the_replay_reach_the_whole_room_and_are_never_stored,
 );
 
 /// A server on the store chosen by `store` with the test's own `flags`.
@@ -306,5 +307,58 @@ async fn replay_and_live_have_no_gap_and_no_duplicate_while_the_room_is_busy(sto
         observer.disconnect().await;
     }
     sender.disconnect().await;
+    s.stop().await;
+}
+
+/// The next chat message or notice of `client`, in arrival order: `Ok` a message, `Err` a notice.
+async fn next_line(client: &mut SioClient) -> Result<ChatMessage, SystemMessage> {
+    let (name, v) = client.next_of(&[events::CHAT_MESSAGE, NOTICE], WAIT).await;
+    if name == NOTICE {
+        Err(serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("bad notice {v}: {e}")))
+    } else {
+        Ok(serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("bad chat.message {v}: {e}")))
+    }
+}
+
+/// Asserts that `line` is the notice of `user` joining `room` (chapter 15's system message).
+fn assert_joined(line: Result<ChatMessage, SystemMessage>, user: &str, room: &str) {
+    let notice = line.expect_err("a join notice, not a chat message");
+    assert_eq!(
+        (notice.message.as_str(), notice.room.as_str()),
+        (shared::notices::user_joined(user, room).as_str(), room)
+    );
+    assert!(chrono::DateTime::parse_from_rfc3339(&notice.sent).is_ok(), "dated: {notice:?}");
+}
+
+async fn join_notices_follow_the_replay_reach_the_whole_room_and_are_never_stored(store: &[&str]) {
+    let s = start(store, &["--no-rate-limits"]).await;
+    let (alice, bob, carol) = (s.user("alice").await, s.user("bob").await, s.user("carol").await);
+    let mut a = s.connect_user(&alice, Some("hall")).await;
+    assert_joined(next_line(&mut a).await, &alice.username, "hall");
+    let id = a.send("before bob").await;
+    assert_eq!(next_line(&mut a).await.expect("live message").id, id);
+
+    // The joiner gets the history first, then its own notice; the room gets the notice too.
+    let mut b = s.connect_user(&bob, Some("hall")).await;
+    let replayed = next_line(&mut b).await.expect("history first");
+    assert_eq!((replayed.id.as_str(), replayed.replayed), (id.as_str(), true));
+    assert_joined(next_line(&mut b).await, &bob.username, "hall");
+    assert_joined(next_line(&mut a).await, &bob.username, "hall");
+
+    // chat.join without an ack (chapter 15) joins and announces just the same.
+    b.emit(events::CHAT_JOIN, json!("side")).await;
+    assert_joined(next_line(&mut b).await, &bob.username, "side");
+    assert_eq!(join(&a, "side").await, room_done("side"));
+    assert_joined(next_line(&mut b).await, &alice.username, "side");
+    assert_joined(next_line(&mut a).await, &alice.username, "side");
+    // Joining a room again changes nothing and announces nothing.
+    assert_eq!(join(&a, "side").await, room_done("side"));
+    b.expect_no_event(NOTICE, QUIET).await;
+
+    // Notices are not history: a later joiner gets the one stored message, then its notice.
+    let mut c = s.connect_user(&carol, Some("hall")).await;
+    assert_eq!(next_line(&mut c).await.expect("the stored message").id, id);
+    assert_joined(next_line(&mut c).await, &carol.username, "hall");
+    c.expect_no_event(events::CHAT_MESSAGE, QUIET).await;
     s.stop().await;
 }

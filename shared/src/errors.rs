@@ -8,14 +8,17 @@ pub const AUTH_INVALID_TOKEN: &str = "Authentication failed: invalid token";
 
 /// `chat.message` with an empty (or all-whitespace) text.
 pub const MESSAGE_EMPTY: &str = "Message must not be empty";
-/// `chat.message` whose payload is neither a string nor `{room, message}`.
-pub const MESSAGE_INVALID: &str = "Message must be a string or {room, message}";
+/// `chat.message` whose arguments are none of `(message)`, `({room, message})` and
+/// `(room, message)`, all strings.
+pub const MESSAGE_INVALID: &str = "Message must be a string, {room, message} or (room, message)";
 /// `chat.message` sent faster than the per-socket rate limit allows.
 pub const RATE_LIMITED: &str = "Too many messages: slow down";
 /// A message could not be written to the store; nothing was acknowledged.
 pub const MESSAGE_NOT_STORED: &str = "Message could not be stored, try again";
-/// `chat.join` / `chat.leave` / `user.info` with a payload of the wrong type.
+/// `chat.join` / `chat.leave` with a payload of the wrong type.
 pub const ROOM_INVALID_PAYLOAD: &str = "Room must be a string";
+/// `user.info` with a payload that is not one socket id string.
+pub const SOCKET_ID_INVALID: &str = "Socket id must be a string";
 /// Connect middleware: the address already has the maximum number of connections.
 pub const TOO_MANY_CONNECTIONS: &str = "Too many connections from your address";
 /// `chat.join` beyond the per-socket room limit.

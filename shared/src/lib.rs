@@ -9,5 +9,6 @@ pub mod api;
 pub mod defaults;
 pub mod errors;
 pub mod events;
+pub mod notices;
 pub mod payload;
 pub mod validate;

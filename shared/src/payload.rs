@@ -26,8 +26,10 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
-/// Client → server `chat.message`: a bare string goes to the socket's handshake room,
-/// `{room, message}` to a room the socket has joined.
+/// Client → server `chat.message`: a bare string goes to the socket's handshake room
+/// (chapter 13), `{room, message}` to a room the socket has joined (ours). The book's
+/// chapter 15 form, two string arguments `(room, message)`, is not a single payload: the
+/// server accepts it too, see the README's protocol section.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum OutgoingMessage {
@@ -35,42 +37,91 @@ pub enum OutgoingMessage {
     ToRoom { room: String, message: String },
 }
 
-/// Ack of `chat.message`: `success` only once the message is stored.
+/// The one ack shape of our events: `{success: true, ...data}` or `{success: false, error}`.
+///
+/// `data`'s fields are flattened into the object, so `Ack<MessageStored>` is
+/// `{success: true, id}` and `Ack<RoomDone>` is `{success: true, room}` (the shapes socketioxide's
+/// basic-crud example calls `Response<T>`, kept flat because our clients already read them so).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MessageAck {
+pub struct Ack<T> {
     pub success: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
+    #[serde(flatten, default = "Option::default")]
+    pub data: Option<T>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
+
+impl<T> Ack<T> {
+    pub fn done(data: T) -> Self {
+        Self { success: true, data: Some(data), error: None }
+    }
+    pub fn failed(error: impl Into<String>) -> Self {
+        Self { success: false, data: None, error: Some(error.into()) }
+    }
+    /// `Ok(data)` for a success, `Err(error)` otherwise (`refused` when the server gave no text).
+    pub fn into_result(self) -> Result<Option<T>, String> {
+        match self {
+            Ack { success: true, data, .. } => Ok(data),
+            Ack { error, .. } => Err(error.unwrap_or_else(|| "refused".into())),
+        }
+    }
+}
+
+/// What a successful `chat.message` ack carries: the stored message's id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageStored {
+    pub id: String,
+}
+
+/// What a successful `chat.join` / `chat.leave` ack carries: the room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomDone {
+    pub room: String,
+}
+
+/// Ack of `chat.message`: `success` only once the message is stored.
+pub type MessageAck = Ack<MessageStored>;
+/// Ack of `chat.join` and `chat.leave`.
+pub type RoomAck = Ack<RoomDone>;
 
 impl MessageAck {
     pub fn stored(id: impl Into<String>) -> Self {
-        Self { success: true, id: Some(id.into()), error: None }
+        Self::done(MessageStored { id: id.into() })
     }
-    pub fn failed(error: impl Into<String>) -> Self {
-        Self { success: false, id: None, error: Some(error.into()) }
-    }
-}
-
-/// Ack of `chat.join` and `chat.leave`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RoomAck {
-    pub success: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub room: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
 }
 
 impl RoomAck {
-    pub fn done(room: impl Into<String>) -> Self {
-        Self { success: true, room: Some(room.into()), error: None }
+    pub fn room(room: impl Into<String>) -> Self {
+        Self::done(RoomDone { room: room.into() })
     }
-    pub fn failed(error: impl Into<String>) -> Self {
-        Self { success: false, room: None, error: Some(error.into()) }
+}
+
+/// Server → room `chat.message` without `username`: a notice from the server itself, such as
+/// a join (chapter 15 of the book; its client renders a message without a username as a
+/// system line). Never stored, never replayed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemMessage {
+    pub message: String,
+    #[serde(default)]
+    pub room: String,
+    /// RFC 3339 UTC with milliseconds, as in [`ChatMessage`].
+    #[serde(default)]
+    pub sent: String,
+}
+
+impl SystemMessage {
+    /// The notice chapter 15 sends when `username` joins `room`.
+    pub fn joined(username: &str, room: &str, sent: String) -> Self {
+        Self { message: crate::notices::user_joined(username, room), room: room.to_owned(), sent }
     }
+}
+
+/// A `chat.message` as a client receives it: someone's message, or a server notice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum IncomingMessage {
+    Chat(ChatMessage),
+    System(SystemMessage),
 }
 
 /// Server → client `error` event: a handler refused or failed; the socket stays up.
@@ -167,13 +218,17 @@ mod tests {
             serde_json::to_value(MessageAck::failed("bad")).unwrap(),
             json!({"success": false, "error": "bad"})
         );
-        assert_eq!(serde_json::to_value(RoomAck::done("r")).unwrap(), json!({"success": true, "room": "r"}));
+        assert_eq!(serde_json::to_value(RoomAck::room("r")).unwrap(), json!({"success": true, "room": "r"}));
         assert_eq!(
             serde_json::to_value(RoomAck::failed("no")).unwrap(),
             json!({"success": false, "error": "no"})
         );
         let back: MessageAck = serde_json::from_value(json!({"success": true, "id": "z"})).unwrap();
         assert_eq!(back, MessageAck::stored("z"));
+        let failed: MessageAck = serde_json::from_value(json!({"success": false, "error": "e"})).unwrap();
+        assert_eq!(failed.into_result(), Err("e".to_string()));
+        let bare: RoomAck = serde_json::from_value(json!({"success": true})).unwrap();
+        assert_eq!(bare.into_result(), Ok(None));
     }
 
     #[test]
@@ -202,5 +257,22 @@ mod tests {
         let ce: ConnectError =
             serde_json::from_value(json!({"message": crate::errors::AUTH_INVALID_TOKEN})).unwrap();
         assert_eq!(ce.message, "Authentication failed: invalid token");
+    }
+
+    #[test]
+    fn system_messages_have_no_username_and_clients_tell_them_apart() {
+        let notice = SystemMessage::joined("alice", "dev", "2026-11-25T12:00:00.000Z".into());
+        let v = serde_json::to_value(&notice).unwrap();
+        assert_eq!(
+            v,
+            json!({"message": "User \"alice\" joined room \"dev\"", "room": "dev",
+                   "sent": "2026-11-25T12:00:00.000Z"})
+        );
+        assert_eq!(serde_json::from_value::<IncomingMessage>(v).unwrap(), IncomingMessage::System(notice));
+        let chat = serde_json::to_value(sample()).unwrap();
+        assert_eq!(serde_json::from_value::<IncomingMessage>(chat).unwrap(), IncomingMessage::Chat(sample()));
+        // Chapter 15's own server sends just {message, room}.
+        let bare: IncomingMessage = serde_json::from_value(json!({"message": "m", "room": "r"})).unwrap();
+        assert!(matches!(bare, IncomingMessage::System(SystemMessage { ref room, .. }) if room == "r"));
     }
 }

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use shared::payload::{ChatMessage, UserInfo};
+use shared::payload::{ChatMessage, SystemMessage, UserInfo};
 
 use crate::{
     commands::{self, Command},
@@ -461,6 +461,10 @@ impl App {
                 self.on_chat_message(msg);
                 Vec::new()
             }
+            NetEvent::Notice(notice) => {
+                self.on_notice(notice);
+                Vec::new()
+            }
             NetEvent::ServerError(message) => {
                 self.note(message, true);
                 Vec::new()
@@ -599,6 +603,21 @@ impl App {
         } else if room.scroll.is_some() {
             room.new_below += 1;
         }
+    }
+
+    /// A server notice (a message without a username) is a system line of its room; it
+    /// counts as nothing unread.
+    fn on_notice(&mut self, notice: SystemMessage) {
+        let room_name =
+            if notice.room.is_empty() { self.handshake_room.as_str() } else { notice.room.as_str() };
+        let Some(i) = self.room_index(room_name) else {
+            tracing::debug!(room = room_name, "notice for a room that is not open");
+            return;
+        };
+        let time =
+            DateTime::parse_from_rfc3339(&notice.sent).ok().map(|t| t.with_timezone(&Utc)).or(self.now);
+        let cap = self.scrollback;
+        self.rooms[i].push(Line::system(notice.message, false, time), cap);
     }
 
     fn on_message_ack(&mut self, local_id: u64, outcome: AckOutcome) {
@@ -1039,5 +1058,24 @@ mod tests {
         let mut app = app();
         app.update(Event::Action(Action::Paste("a\r\nb\nc".into())));
         assert_eq!(app.input.text(), "a b c");
+    }
+
+    #[test]
+    fn notices_are_system_lines_in_their_room_and_count_as_nothing_unread() {
+        let mut app = connected();
+        type_line(&mut app, "/join dev");
+        app.update(Event::Net(NetEvent::Joined { room: "dev".into(), result: Ok(()) }));
+        app.update(Event::Action(Action::SwitchRoom(0)));
+        let notice = |text: &str, room: &str| {
+            NetEvent::Notice(SystemMessage { message: text.into(), room: room.into(), sent: String::new() })
+        };
+        app.update(Event::Net(notice("User \"bob\" joined room \"dev\"", "dev")));
+        app.update(Event::Net(notice("classic, no room", "")));
+        app.update(Event::Net(notice("for a room not open", "elsewhere")));
+        let dev = app.room_index("dev").expect("dev open");
+        assert!(kinds(&app.rooms[dev]).ends_with(&["* User \"bob\" joined room \"dev\"".to_string()]));
+        assert_eq!(app.rooms[dev].unread, 0);
+        assert_eq!(kinds(&app.rooms[0]).last().map(String::as_str), Some("* classic, no room"));
+        assert!(app.rooms.iter().all(|r| r.name != "elsewhere"));
     }
 }

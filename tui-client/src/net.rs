@@ -19,7 +19,10 @@ use serde_json::{Value, json};
 use shared::{
     defaults::ROOM_QUERY_KEY,
     events,
-    payload::{ChatMessage, ErrorEvent, MessageAck, OutgoingMessage, RoomAck, UserInfo},
+    payload::{
+        ChatMessage, ErrorEvent, IncomingMessage, MessageAck, OutgoingMessage, RoomAck, SystemMessage,
+        UserInfo,
+    },
 };
 use tokio::{
     sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel},
@@ -91,6 +94,8 @@ pub enum NetEvent {
         message: String,
     },
     Message(ChatMessage),
+    /// A `chat.message` without a username: the server's own notice (a join).
+    Notice(SystemMessage),
     /// An `error` event from the server.
     ServerError(String),
     MessageAck {
@@ -339,7 +344,8 @@ impl Worker {
                     match r {
                         None | Some(Raw::Closed) => return self.dropped(in_flight, "closed by the server"),
                         Some(Raw::Message(payload)) => match chat_message(&payload) {
-                            Some(msg) => self.emit(NetEvent::Message(msg)),
+                            Some(IncomingMessage::Chat(msg)) => self.emit(NetEvent::Message(msg)),
+                            Some(IncomingMessage::System(notice)) => self.emit(NetEvent::Notice(notice)),
                             None => tracing::warn!(?payload, "unreadable chat.message"),
                         },
                         Some(Raw::Error(payload)) => match classify_error(&payload) {
@@ -435,18 +441,17 @@ impl Worker {
     /// Reports an answer (`None`: none came) to the UI.
     fn answer(&self, command: NetCommand, value: Option<Value>) {
         let room_result = |value: Option<Value>| match value.map(serde_json::from_value::<RoomAck>) {
-            Some(Ok(RoomAck { success: true, .. })) => Ok(()),
-            Some(Ok(RoomAck { error, .. })) => Err(error.unwrap_or_else(|| "refused".into())),
+            Some(Ok(ack)) => ack.into_result().map(drop),
             Some(Err(_)) => Err("unexpected answer from the server".into()),
             None => Err("no answer from the server (it may not support rooms)".into()),
         };
         let event = match command {
             NetCommand::SendMessage { local_id, .. } => {
                 let outcome = match value.map(serde_json::from_value::<MessageAck>) {
-                    Some(Ok(MessageAck { success: true, id, .. })) => AckOutcome::Stored(id),
-                    Some(Ok(MessageAck { error, .. })) => {
-                        AckOutcome::Failed(error.unwrap_or_else(|| "not stored".into()))
-                    }
+                    Some(Ok(ack)) => match ack.into_result() {
+                        Ok(stored) => AckOutcome::Stored(stored.map(|s| s.id)),
+                        Err(error) => AckOutcome::Failed(error),
+                    },
                     Some(Err(_)) | None => AckOutcome::NoAck,
                 };
                 NetEvent::MessageAck { local_id, outcome }
@@ -540,11 +545,16 @@ fn socket_id(payload: &Payload) -> Option<String> {
     first_value(payload)?.get("sid")?.as_str().map(str::to_owned)
 }
 
-fn chat_message(payload: &Payload) -> Option<ChatMessage> {
-    let mut msg: ChatMessage = serde_json::from_value(first_value(payload)?.clone()).ok()?;
-    if msg.sent.is_empty() {
+/// A message or a notice (no `username`), dated on arrival when the server sent no time.
+fn chat_message(payload: &Payload) -> Option<IncomingMessage> {
+    let mut msg: IncomingMessage = serde_json::from_value(first_value(payload)?.clone()).ok()?;
+    let sent = match &mut msg {
+        IncomingMessage::Chat(m) => &mut m.sent,
+        IncomingMessage::System(n) => &mut n.sent,
+    };
+    if sent.is_empty() {
         // A classic server sends no time: the arrival time is the best we have.
-        msg.sent = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        *sent = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     }
     Some(msg)
 }
@@ -619,10 +629,19 @@ mod tests {
         assert_eq!(ack_value(&Payload::Text(vec![json!([null])])), Value::Null);
         assert_eq!(socket_id(&Payload::Text(vec![json!({"sid": "abc"})])), Some("abc".into()));
         assert_eq!(socket_id(&Payload::Text(vec![json!("")])), None);
-        let classic =
-            chat_message(&Payload::Text(vec![json!({"username": "bob", "message": "hi"})])).expect("parses");
+        let Some(IncomingMessage::Chat(classic)) =
+            chat_message(&Payload::Text(vec![json!({"username": "bob", "message": "hi"})]))
+        else {
+            panic!("a classic message parses as chat");
+        };
         assert_eq!((classic.username.as_str(), classic.room.as_str()), ("bob", ""));
         assert!(chrono::DateTime::parse_from_rfc3339(&classic.sent).is_ok(), "arrival time filled in");
+        let notice = json!({"message": "User \"bob\" joined room \"dev\"", "room": "dev"});
+        let Some(IncomingMessage::System(notice)) = chat_message(&Payload::Text(vec![notice])) else {
+            panic!("a message without username is a notice");
+        };
+        assert_eq!(notice.room, "dev");
+        assert!(!notice.sent.is_empty(), "arrival time filled in");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use shared::payload::ChatMessage;
+use shared::payload::{ChatMessage, SystemMessage};
 use tokio::sync::mpsc;
 
 use crate::{
@@ -62,10 +62,18 @@ pub fn format_message(msg: &ChatMessage, handshake_room: &str, json: bool) -> St
         return serde_json::to_string(msg).unwrap_or_default();
     }
     let room = if msg.room.is_empty() { handshake_room } else { &msg.room };
-    let clean = |s: &str| -> String {
-        s.chars().flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] }).collect()
-    };
     format!("[{}] {}: {}", clean(room), clean(&msg.username), clean(&msg.message))
+}
+
+/// A server notice as a line of output: `[room] * text`.
+pub fn format_notice(notice: &SystemMessage, handshake_room: &str) -> String {
+    let room = if notice.room.is_empty() { handshake_room } else { &notice.room };
+    format!("[{}] * {}", clean(room), clean(&notice.message))
+}
+
+/// Control characters escaped, so a message cannot drive the terminal.
+fn clean(s: &str) -> String {
+    s.chars().flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] }).collect()
 }
 
 /// Reads stdin on a plain thread: a blocked read of tokio's stdin would keep the runtime
@@ -127,6 +135,8 @@ pub async fn run(opts: Options, session: Session, store: TokenStore) -> ExitCode
                         print(&format_message(&msg, &opts.room, opts.json));
                     }
                 }
+                // Notices go to stderr: stdout stays one line per chat message, for scripts.
+                Some(NetEvent::Notice(notice)) => eprintln!("{}", format_notice(&notice, &opts.room)),
                 Some(NetEvent::ServerError(message)) => eprintln!("error: {message}"),
                 Some(NetEvent::MessageAck { local_id, outcome }) => {
                     pending.remove(&local_id);
@@ -190,6 +200,12 @@ mod tests {
             format_message(&msg("dev", "two\nlines\u{1b}"), "public", false),
             "[dev] bob: two\\nlines\\u{1b}"
         );
+        let notice = SystemMessage {
+            message: "User \"bob\" joined\u{7}".into(),
+            room: String::new(),
+            sent: String::new(),
+        };
+        assert_eq!(format_notice(&notice, "public"), "[public] * User \"bob\" joined\\u{7}");
     }
 
     #[test]

@@ -6,7 +6,10 @@ use std::{net::SocketAddr, sync::Arc};
 use axum::extract::ConnectInfo;
 use serde_json::Value;
 use shared::{defaults, errors};
-use socketioxide::extract::{SocketRef, State, TryData};
+use socketioxide::{
+    adapter::Adapter,
+    extract::{SocketRef, State, TryData},
+};
 
 use super::{Session, register_handlers};
 use crate::{state::AppState, store::StoreError};
@@ -26,8 +29,8 @@ pub enum ConnectRejection {
     Unavailable,
 }
 
-pub async fn authenticate(
-    socket: SocketRef,
+pub async fn authenticate<A: Adapter>(
+    socket: SocketRef<A>,
     TryData(auth): TryData<Value>,
     State(state): State<AppState>,
 ) -> Result<(), ConnectRejection> {
@@ -38,7 +41,11 @@ pub async fn authenticate(
     result
 }
 
-async fn check(socket: &SocketRef, auth: Option<Value>, state: &AppState) -> Result<(), ConnectRejection> {
+async fn check<A: Adapter>(
+    socket: &SocketRef<A>,
+    auth: Option<Value>,
+    state: &AppState,
+) -> Result<(), ConnectRejection> {
     let token = match auth.as_ref().and_then(|a| a.get("token")) {
         None | Some(Value::Null) => return Err(ConnectRejection::NoToken),
         Some(Value::String(t)) if t.is_empty() => return Err(ConnectRejection::NoToken),
@@ -63,7 +70,14 @@ async fn check(socket: &SocketRef, auth: Option<Value>, state: &AppState) -> Res
         Some(addr) => Some(state.limits.open_connection(addr).ok_or(ConnectRejection::TooManyConnections)?),
         None => None,
     };
-    socket.extensions.insert(Arc::new(Session::new(user.id, user.username, home_room, addr, state, slot)));
+    socket.extensions.insert(Arc::new(Session::<A>::new(
+        user.id,
+        user.username,
+        home_room,
+        addr,
+        state,
+        slot,
+    )));
     register_handlers(socket);
     Ok(())
 }

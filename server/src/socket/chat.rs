@@ -2,91 +2,88 @@
 
 use chrono::Utc;
 use serde_json::Value;
-use shared::{errors, payload::MessageAck};
-use socketioxide::{
-    SocketIo,
-    extract::{AckSender, SocketRef},
-};
+use shared::{errors, events, payload::MessageAck};
+use socketioxide::adapter::Adapter;
 
-use super::{Kind, Session, is_chat_room};
-use crate::{
-    state::AppState,
-    store::{self, Message, writer::Stored},
+use super::{
+    event::{Answer, ClientEvent, Cx, FromArgs},
+    is_chat_room,
 };
+use crate::store::{self, Message};
 
-/// Validates and publishes one message in the socket's order, then waits for its write in a
-/// task of its own, so the next event need not wait for the store.
-pub async fn on_chat_message(
-    socket: &SocketRef,
-    io: &SocketIo,
-    state: &AppState,
-    session: &Session,
-    data: Option<Value>,
-    ack: AckSender,
-) {
-    let stored = match publish(socket, io, state, session, data).await {
-        Ok(stored) => stored,
-        Err(error) => return refuse(socket, ack, &error),
-    };
-    let (socket, history) = (socket.clone(), state.history.clone());
-    tokio::spawn(async move {
-        let (id, room, stored) = stored;
-        match history.confirm(&room, stored).await {
-            Ok(()) => {
-                ack.send(&MessageAck::stored(id)).ok();
+/// `chat.message`, in each of the book's forms and ours.
+pub struct SendMessage;
+
+/// Where a message goes and what it says.
+#[derive(Debug, PartialEq, Eq)]
+pub enum MessageArgs {
+    /// `(message)`, chapter 13: to the handshake room.
+    Home(String),
+    /// `({room, message})` (ours) or `(room, message)` (chapter 15): to a joined room.
+    ToRoom { room: String, message: String },
+}
+
+impl FromArgs for MessageArgs {
+    /// Exactly one of the three shapes; anything else is refused, never reinterpreted.
+    fn from_args(args: Vec<Value>) -> Result<Self, String> {
+        let invalid = || errors::MESSAGE_INVALID.to_string();
+        let mut args = args.into_iter();
+        match (args.next(), args.next(), args.next()) {
+            (Some(Value::String(text)), None, None) => Ok(MessageArgs::Home(text)),
+            (Some(Value::Object(mut fields)), None, None) => {
+                match (fields.remove("room"), fields.remove("message")) {
+                    (Some(Value::String(room)), Some(Value::String(message))) => {
+                        Ok(MessageArgs::ToRoom { room, message })
+                    }
+                    _ => Err(invalid()),
+                }
             }
-            Err(e) => {
-                tracing::warn!(sid = %socket.id, "message not stored: {e}");
-                refuse(&socket, ack, errors::MESSAGE_NOT_STORED);
+            (Some(Value::String(room)), Some(Value::String(message)), None) => {
+                Ok(MessageArgs::ToRoom { room, message })
             }
+            _ => Err(invalid()),
         }
-    });
+    }
 }
 
-fn refuse(socket: &SocketRef, ack: AckSender, error: &str) {
-    super::refuse(socket, Kind::ChatMessage, ack, error);
-}
+impl ClientEvent for SendMessage {
+    const NAME: &'static str = events::CHAT_MESSAGE;
+    type Args = MessageArgs;
+    type Ack = MessageAck;
 
-/// Checks one message and publishes it; its id, its room and the receiver of its write, or
-/// the client's error text.
-async fn publish(
-    socket: &SocketRef,
-    io: &SocketIo,
-    state: &AppState,
-    session: &Session,
-    data: Option<Value>,
-) -> Result<(String, String, Stored), String> {
-    let (room, text) = parse(data, &session.home_room)?;
-    if text.trim().is_empty() {
-        return Err(errors::MESSAGE_EMPTY.into());
-    }
-    let max = state.config.max_message_bytes;
-    if text.len() > max {
-        return Err(errors::message_too_long(max));
-    }
-    if !is_chat_room(&room) || !socket.rooms().iter().any(|r| *r == room) {
-        return Err(errors::not_in_room(&room));
-    }
-    let message = Message {
-        id: store::new_id(),
-        username: session.username.clone(),
-        message: text,
-        room,
-        sent: Utc::now(),
-    };
-    let (id, room) = (message.id.clone(), message.room.clone());
-    Ok((id, room, state.history.publish(io, message).await))
-}
-
-/// A bare string goes to the home room; `{room, message}` to the named room.
-fn parse(data: Option<Value>, home_room: &str) -> Result<(String, String), String> {
-    match data {
-        Some(Value::String(text)) => Ok((home_room.to_string(), text)),
-        Some(Value::Object(mut fields)) => match (fields.remove("room"), fields.remove("message")) {
-            (Some(Value::String(room)), Some(Value::String(text))) => Ok((room, text)),
-            _ => Err(errors::MESSAGE_INVALID.into()),
-        },
-        _ => Err(errors::MESSAGE_INVALID.into()),
+    /// Validates and publishes in the socket's order, then waits for the write off the queue,
+    /// so the next event need not wait for the store.
+    async fn handle<A: Adapter>(cx: &Cx<A>, args: MessageArgs) -> Answer<MessageAck> {
+        let (room, text) = match args {
+            MessageArgs::Home(text) => (cx.session.home_room.clone(), text),
+            MessageArgs::ToRoom { room, message } => (room, message),
+        };
+        if text.trim().is_empty() {
+            return Err(errors::MESSAGE_EMPTY.to_string()).into();
+        }
+        let max = cx.state.config.max_message_bytes;
+        if text.len() > max {
+            return Err(errors::message_too_long(max)).into();
+        }
+        if !is_chat_room(&room) || !cx.socket.rooms().iter().any(|r| *r == room) {
+            return Err(errors::not_in_room(&room)).into();
+        }
+        let message = Message {
+            id: store::new_id(),
+            username: cx.session.username.clone(),
+            message: text,
+            room,
+            sent: Utc::now(),
+        };
+        let (id, room) = (message.id.clone(), message.room.clone());
+        let stored = cx.state.history.publish(&cx.io, message).await;
+        let (history, sid) = (cx.state.history.clone(), cx.socket.id);
+        Answer::Later(Box::pin(async move {
+            history.confirm(&room, stored).await.map(|()| MessageAck::stored(id)).map_err(|e| {
+                tracing::warn!(%sid, "message not stored: {e}");
+                errors::MESSAGE_NOT_STORED.to_string()
+            })
+        }))
     }
 }
 
@@ -96,15 +93,35 @@ mod tests {
 
     use super::*;
 
+    fn parse(args: Vec<Value>) -> Result<MessageArgs, String> {
+        MessageArgs::from_args(args)
+    }
+
     #[test]
-    fn parses_both_shapes_and_refuses_the_rest() {
-        assert_eq!(parse(Some(json!("hi")), "public"), Ok(("public".into(), "hi".into())));
-        assert_eq!(parse(Some(json!({"room": "r", "message": "m"})), "public"), Ok(("r".into(), "m".into())));
-        for bad in
-            [json!(42), json!(null), json!(true), json!(["hi"]), json!({"message": 1}), json!({"room": "r"})]
-        {
-            assert_eq!(parse(Some(bad), "public"), Err(errors::MESSAGE_INVALID.to_string()));
+    fn parses_the_three_shapes() {
+        assert_eq!(parse(vec![json!("hi")]), Ok(MessageArgs::Home("hi".into())));
+        let to_room = Ok(MessageArgs::ToRoom { room: "r".into(), message: "m".into() });
+        assert_eq!(parse(vec![json!({"room": "r", "message": "m"})]), to_room);
+        assert_eq!(parse(vec![json!("r"), json!("m")]), to_room);
+    }
+
+    #[test]
+    fn refuses_everything_else() {
+        let invalid = Err(errors::MESSAGE_INVALID.to_string());
+        for bad in [
+            vec![],
+            vec![json!(42)],
+            vec![json!(null)],
+            vec![json!(true)],
+            vec![json!(["hi"])],
+            vec![json!({"message": 1})],
+            vec![json!({"room": "r"})],
+            vec![json!("r"), json!(7)],
+            vec![json!("r"), json!({"message": "m"})],
+            vec![json!("r"), json!("m"), json!("extra")],
+            vec![json!({"room": "r", "message": "m"}), json!("m")],
+        ] {
+            assert_eq!(parse(bad.clone()), invalid, "{bad:?}");
         }
-        assert_eq!(parse(None, "public"), Err(errors::MESSAGE_INVALID.to_string()));
     }
 }

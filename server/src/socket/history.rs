@@ -14,7 +14,7 @@ use std::{
 };
 
 use shared::{events, payload::ChatMessage};
-use socketioxide::{SendError, SocketError, SocketIo, extract::SocketRef};
+use socketioxide::{SendError, SocketError, SocketIo, adapter::Adapter, extract::SocketRef};
 use tokio::sync::Mutex as AsyncMutex;
 
 use crate::store::{
@@ -72,7 +72,7 @@ impl History {
     ///
     /// Live delivery does not depend on the store: if the log cannot be loaded the message
     /// is still broadcast (its write, and so its ack, will fail the same way).
-    pub async fn publish(&self, io: &SocketIo, message: Message) -> Stored {
+    pub async fn publish<A: Adapter>(&self, io: &SocketIo<A>, message: Message) -> Stored {
         let log = self.log(&message.room);
         let mut log = log.lock().await;
         let payload = to_payload(&message, false);
@@ -114,7 +114,7 @@ impl History {
     ///
     /// # Errors
     /// The store could not be read; the socket has joined anyway and gets live messages.
-    pub async fn join(&self, socket: &SocketRef, room: &str) -> Result<(), StoreError> {
+    pub async fn join<A: Adapter>(&self, socket: &SocketRef<A>, room: &str) -> Result<(), StoreError> {
         let log = self.log(room);
         let mut log = log.lock().await;
         socket.join(room.to_string());
@@ -130,7 +130,7 @@ impl History {
 /// even a tiny probe and disconnects them: their clients reconnect and replay history instead
 /// of silently missing messages. socketioxide does not say which sockets failed, and probing
 /// with a real `error` would alarm every healthy client in the room.
-fn disconnect_full_sockets(io: &SocketIo, room: &str) {
+fn disconnect_full_sockets<A: Adapter>(io: &SocketIo<A>, room: &str) {
     for socket in io.to(room.to_string()).sockets() {
         if let Err(SendError::Socket(SocketError::InternalChannelFull)) = socket.emit(events::PROBE, &()) {
             tracing::warn!(sid = %socket.id, room, "send buffer full: disconnecting a slow client");

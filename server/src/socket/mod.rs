@@ -1,12 +1,14 @@
-//! Socket.IO: the auth middleware, an ordered per-socket inbox, and one module per topic.
+//! Socket.IO: the auth middleware, one module per topic, and the per-socket worker.
 //!
-//! **Order and early events.** socketioxide runs every async handler in a task of its own, so
-//! two messages from one socket could be published out of order, and it sends CONNECT before
-//! the connect handler has run, so an event sent right after CONNECT found no handler and was
-//! dropped. Instead, the auth middleware (which runs before CONNECT is sent) registers
-//! [`Inbox`] handlers that queue each event synchronously, in arrival order; the connect
-//! handler joins the home room, replays its history, and only then starts one worker that
-//! handles the queue in order.
+//! **Events.** Each client event is one [`event::ClientEvent`] impl in its topic's module and
+//! one line in [`register_handlers`]; [`event`] gives every event the same per-socket order,
+//! rate limit and refusals. Everything is generic over socketioxide's [`Adapter`], chosen at
+//! start-up.
+//!
+//! **Early events.** socketioxide sends CONNECT before the connect handler has run, so an event
+//! sent right after CONNECT found no handler and was dropped. The auth middleware (which runs
+//! before CONNECT is sent) therefore registers the queueing handlers; the connect handler joins
+//! the home room, replays its history, and only then runs the socket's queue.
 //!
 //! **Rooms.** Each socket is in three kinds of room: chat rooms (validated names),
 //! `sid:<socket id>` and `user:<user id>`. The last two carry no chat; they let [`user_info`]
@@ -16,6 +18,7 @@
 
 pub mod auth;
 pub mod chat;
+pub mod event;
 pub mod history;
 pub mod rooms;
 pub mod user_info;
@@ -26,18 +29,18 @@ use std::{
 };
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use serde_json::Value;
-use shared::{errors, events, payload::ErrorEvent};
+use shared::{events, payload::ErrorEvent};
 use socketioxide::{
     SocketIo,
-    adapter::LocalAdapter,
-    extract::{AckSender, Extension, SocketRef, State, TryData},
-    handler::{ConnectHandler, FromMessageParts, MessageHandler, Value as RawValue},
-    socket::{DisconnectReason, Socket},
+    adapter::{Adapter, LocalAdapter},
+    extract::{Extension, SocketRef, State},
+    handler::ConnectHandler,
+    socket::DisconnectReason,
 };
 use tokio::sync::{Notify, mpsc};
 
 use crate::state::{AppState, ConnectionSlot};
+use event::{Cx, Job, JobReceiver, listen};
 
 /// Prefix of the room that names a socket by its id.
 pub const SID_ROOM_PREFIX: &str = "sid:";
@@ -47,7 +50,7 @@ pub const USER_ROOM_PREFIX: &str = "user:";
 const INBOX_CAPACITY: usize = 256;
 
 /// What the auth middleware learned about a socket, kept in its extensions.
-pub struct Session {
+pub struct Session<A: Adapter> {
     pub user_id: String,
     pub username: String,
     /// The room from the handshake query: where a bare-string `chat.message` goes.
@@ -55,16 +58,16 @@ pub struct Session {
     pub addr: Option<IpAddr>,
     /// `None` under `--no-rate-limits`.
     limiter: Option<DefaultDirectRateLimiter>,
-    inbox: mpsc::Sender<Request>,
+    inbox: mpsc::Sender<Job<A>>,
     /// Taken by the worker once the socket is connected.
-    inbox_rx: Mutex<Option<mpsc::Receiver<Request>>>,
+    inbox_rx: Mutex<Option<JobReceiver<A>>>,
     /// Tells the worker the socket is gone.
     closed: Notify,
     /// Released when the socket is dropped.
     _slot: Option<ConnectionSlot>,
 }
 
-impl Session {
+impl<A: Adapter> Session<A> {
     pub fn new(
         user_id: String,
         username: String,
@@ -93,112 +96,62 @@ impl Session {
     }
 }
 
-/// The client events this server handles.
-#[derive(Clone, Copy)]
-enum Kind {
-    ChatMessage,
-    UserInfo,
-    Join,
-    Leave,
-}
-
-/// One queued client event.
-pub struct Request {
-    kind: Kind,
-    data: Option<Value>,
-    ack: AckSender,
-}
-
-/// A handler that only queues: it runs synchronously as the packet is read, so the queue
-/// keeps the client's order.
-#[derive(Clone, Copy)]
-struct Inbox(Kind);
-
-/// Marks [`Inbox`]'s `MessageHandler` impl apart from socketioxide's closure impls.
-struct Queued;
-
-impl MessageHandler<LocalAdapter, Queued> for Inbox {
-    fn call(&self, s: Arc<Socket<LocalAdapter>>, mut v: RawValue, ack_id: Option<i64>) {
-        let Ok(TryData(data)) = TryData::<Value>::from_message_parts(&s, &mut v, &ack_id);
-        let Ok(ack) = AckSender::from_message_parts(&s, &mut v, &ack_id);
-        let socket = SocketRef::from(s);
-        let Some(session) = socket.extensions.get::<Arc<Session>>() else { return };
-        let request = Request { kind: self.0, data: data.ok(), ack };
-        if !session.allow_event() {
-            refuse(&socket, request.kind, request.ack, errors::RATE_LIMITED);
-        } else if let Err(e) = session.inbox.try_send(request) {
-            let request = match e {
-                mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r) => r,
-            };
-            refuse(&socket, request.kind, request.ack, errors::RATE_LIMITED);
-        }
-    }
-}
-
-/// Answers a request that will not be handled (or failed): an `error` event and a failing
-/// ack of the shape its event uses.
-fn refuse(socket: &SocketRef, kind: Kind, ack: AckSender, error: &str) {
-    tracing::debug!(sid = %socket.id, "request refused: {error}");
-    send_error(socket, error);
-    match kind {
-        Kind::ChatMessage => ack.send(&shared::payload::MessageAck::failed(error)),
-        Kind::Join | Kind::Leave => ack.send(&shared::payload::RoomAck::failed(error)),
-        Kind::UserInfo => ack.send(&Value::Null),
-    }
-    .ok();
-}
-
 /// Whether `room` is a chat room rather than one of the internal `sid:`/`user:` rooms.
 pub fn is_chat_room(room: &str) -> bool {
     !room.contains(':')
 }
 
 /// The chat rooms `socket` is in.
-pub fn chat_rooms(socket: &SocketRef) -> Vec<String> {
+pub fn chat_rooms<A: Adapter>(socket: &SocketRef<A>) -> Vec<String> {
     socket.rooms().iter().filter(|r| is_chat_room(r)).map(|r| r.to_string()).collect()
 }
 
 /// Registers the default namespace on `io`.
-pub fn register(io: &SocketIo) {
+pub fn register(io: &SocketIo<LocalAdapter>) {
     io.ns("/", on_connect.with(auth::authenticate));
 }
 
-/// Called by the auth middleware once a socket is accepted, before CONNECT is sent.
-fn register_handlers(socket: &SocketRef) {
-    socket.on(events::CHAT_MESSAGE, Inbox(Kind::ChatMessage));
-    socket.on(events::USER_INFO, Inbox(Kind::UserInfo));
-    socket.on(events::CHAT_JOIN, Inbox(Kind::Join));
-    socket.on(events::CHAT_LEAVE, Inbox(Kind::Leave));
-    socket.on_disconnect(on_disconnect);
+/// The client events this server handles: one line each. Called by the auth middleware once a
+/// socket is accepted, before CONNECT is sent.
+fn register_handlers<A: Adapter>(socket: &SocketRef<A>) {
+    listen::<chat::SendMessage, A>(socket);
+    listen::<rooms::Join, A>(socket);
+    listen::<rooms::Leave, A>(socket);
+    listen::<user_info::Lookup, A>(socket);
+    socket.on_disconnect(on_disconnect::<A>);
 }
 
-async fn on_connect(
-    socket: SocketRef,
-    io: SocketIo,
+async fn on_connect<A: Adapter>(
+    socket: SocketRef<A>,
+    io: SocketIo<A>,
     State(state): State<AppState>,
-    Extension(session): Extension<Arc<Session>>,
+    Extension(session): Extension<Arc<Session<A>>>,
 ) {
     tracing::info!(sid = %socket.id, user = %session.username, room = %session.home_room, addr = ?session.addr, "connected");
     socket.join(vec![
         format!("{SID_ROOM_PREFIX}{}", socket.id),
         format!("{USER_ROOM_PREFIX}{}", session.user_id),
     ]);
-    if let Err(e) = state.history.join(&socket, &session.home_room).await {
-        tracing::warn!(sid = %socket.id, "history replay failed: {e}");
-        send_error(&socket, errors::SERVICE_UNAVAILABLE);
-    }
-    let Some(mut inbox) = session.inbox_rx.lock().unwrap_or_else(|p| p.into_inner()).take() else { return };
+    let cx = Arc::new(Cx { socket, io, state, session });
+    let home_room = cx.session.home_room.clone();
+    rooms::enter(&cx, &home_room).await;
+    let Some(inbox) = cx.session.inbox_rx.lock().unwrap_or_else(|p| p.into_inner()).take() else { return };
+    run_worker(cx, inbox).await;
+}
+
+/// Runs a socket's queued events in order until it disconnects.
+async fn run_worker<A: Adapter>(cx: Arc<Cx<A>>, mut inbox: JobReceiver<A>) {
     loop {
         tokio::select! {
             biased;
-            request = inbox.recv() => match request {
-                Some(request) => handle(&socket, &io, &state, &session, request).await,
+            job = inbox.recv() => match job {
+                Some(job) => job(cx.clone()).await,
                 None => break,
             },
-            () = session.closed.notified() => {
+            () = cx.session.closed.notified() => {
                 // Events read before the disconnect are still handled: nothing is lost.
-                while let Ok(request) = inbox.try_recv() {
-                    handle(&socket, &io, &state, &session, request).await;
+                while let Ok(job) = inbox.try_recv() {
+                    job(cx.clone()).await;
                 }
                 break;
             }
@@ -206,33 +159,17 @@ async fn on_connect(
     }
 }
 
-async fn handle(
-    socket: &SocketRef,
-    io: &SocketIo,
-    state: &AppState,
-    session: &Arc<Session>,
-    request: Request,
-) {
-    let Request { kind, data, ack } = request;
-    match kind {
-        Kind::ChatMessage => chat::on_chat_message(socket, io, state, session, data, ack).await,
-        Kind::Join => rooms::on_join(socket, state, data, ack).await,
-        Kind::Leave => rooms::on_leave(socket, data, ack),
-        Kind::UserInfo => user_info::on_user_info(socket, io, state, data, ack),
-    }
-}
-
-async fn on_disconnect(
-    socket: SocketRef,
+async fn on_disconnect<A: Adapter>(
+    socket: SocketRef<A>,
     reason: DisconnectReason,
-    Extension(session): Extension<Arc<Session>>,
+    Extension(session): Extension<Arc<Session<A>>>,
 ) {
     tracing::info!(sid = %socket.id, user = %session.username, ?reason, "disconnected");
     session.closed.notify_one();
 }
 
 /// Tells one client that its last request failed; the socket stays connected.
-pub fn send_error(socket: &SocketRef, message: &str) {
+pub fn send_error<A: Adapter>(socket: &SocketRef<A>, message: &str) {
     socket.emit(events::ERROR, &ErrorEvent { message: message.to_string() }).ok();
 }
 

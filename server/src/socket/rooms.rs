@@ -1,57 +1,100 @@
-//! `chat.join` and `chat.leave`.
+//! `chat.join` and `chat.leave`, and entering a room (on connect and on join).
 
+use chrono::Utc;
 use serde_json::Value;
-use shared::{errors, payload::RoomAck};
-use socketioxide::extract::{AckSender, SocketRef};
+use shared::{
+    errors, events,
+    payload::{RoomAck, SystemMessage},
+};
+use socketioxide::adapter::Adapter;
 
-use super::{Kind, chat_rooms, refuse, send_error};
-use crate::state::AppState;
+use super::{
+    chat_rooms,
+    event::{Answer, ClientEvent, Cx, FromArgs},
+    send_error,
+};
 
-pub async fn on_join(socket: &SocketRef, state: &AppState, data: Option<Value>, ack: AckSender) {
-    let result = async {
-        let room = room_arg(data)?;
-        let joined = chat_rooms(socket);
+/// `chat.join (room)`: with or without an ack (chapter 15 sends none).
+pub struct Join;
+/// `chat.leave (room)`.
+pub struct Leave;
+
+/// One validated room name.
+pub struct RoomArg(String);
+
+impl FromArgs for RoomArg {
+    fn from_args(args: Vec<Value>) -> Result<Self, String> {
+        let [Value::String(room)] = <[Value; 1]>::try_from(args).map_err(|_| errors::ROOM_INVALID_PAYLOAD)?
+        else {
+            return Err(errors::ROOM_INVALID_PAYLOAD.into());
+        };
+        shared::validate::room(&room)?;
+        Ok(RoomArg(room))
+    }
+}
+
+impl ClientEvent for Join {
+    const NAME: &'static str = events::CHAT_JOIN;
+    type Args = RoomArg;
+    type Ack = RoomAck;
+
+    async fn handle<A: Adapter>(cx: &Cx<A>, RoomArg(room): RoomArg) -> Answer<RoomAck> {
+        let joined = chat_rooms(&cx.socket);
         if joined.contains(&room) {
             // Already in: no second replay, which would duplicate what the client has.
-            return Ok(room);
+            return Ok(RoomAck::room(room)).into();
         }
-        if joined.len() >= state.config.max_rooms_per_socket {
-            return Err(errors::TOO_MANY_ROOMS.to_string());
+        if joined.len() >= cx.state.config.max_rooms_per_socket {
+            return Err(errors::TOO_MANY_ROOMS.to_string()).into();
         }
-        if let Err(e) = state.history.join(socket, &room).await {
-            // Joined, but without history: say so and carry on with live messages.
-            tracing::warn!(sid = %socket.id, room, "history replay failed: {e}");
-            send_error(socket, errors::SERVICE_UNAVAILABLE);
-        }
-        Ok(room)
+        enter(cx, &room).await;
+        Ok(RoomAck::room(room)).into()
     }
-    .await;
-    reply(socket, Kind::Join, ack, result);
 }
 
-pub fn on_leave(socket: &SocketRef, data: Option<Value>, ack: AckSender) {
-    let result = room_arg(data).and_then(|room| {
-        if !chat_rooms(socket).contains(&room) {
-            return Err(errors::not_in_room(&room));
+impl ClientEvent for Leave {
+    const NAME: &'static str = events::CHAT_LEAVE;
+    type Args = RoomArg;
+    type Ack = RoomAck;
+
+    async fn handle<A: Adapter>(cx: &Cx<A>, RoomArg(room): RoomArg) -> Answer<RoomAck> {
+        if !chat_rooms(&cx.socket).contains(&room) {
+            return Err(errors::not_in_room(&room)).into();
         }
-        socket.leave(room.clone());
-        Ok(room)
-    });
-    reply(socket, Kind::Leave, ack, result);
+        cx.socket.leave(room.clone());
+        Ok(RoomAck::room(room)).into()
+    }
 }
 
-/// The validated room name of a join or leave.
-fn room_arg(data: Option<Value>) -> Result<String, String> {
-    let Some(Value::String(room)) = data else { return Err(errors::ROOM_INVALID_PAYLOAD.into()) };
-    shared::validate::room(&room)?;
-    Ok(room)
+/// Joins `room`, replays its history to the socket, then tells the room (the socket included)
+/// that the user joined, as chapter 15's backend does.
+///
+/// A history that cannot be read does not stop the join: the client gets an `error` event and
+/// live messages from then on.
+pub async fn enter<A: Adapter>(cx: &Cx<A>, room: &str) {
+    if let Err(e) = cx.state.history.join(&cx.socket, room).await {
+        tracing::warn!(sid = %cx.socket.id, room, "history replay failed: {e}");
+        send_error(&cx.socket, errors::SERVICE_UNAVAILABLE);
+    }
+    let sent = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let notice = SystemMessage::joined(&cx.session.username, room, sent);
+    if let Err(e) = cx.io.to(room.to_owned()).emit(events::CHAT_MESSAGE, &notice).await {
+        tracing::warn!(room, "join notice incomplete: {e}");
+    }
 }
 
-fn reply(socket: &SocketRef, kind: Kind, ack: AckSender, result: Result<String, String>) {
-    match result {
-        Ok(room) => {
-            ack.send(&RoomAck::done(room)).ok();
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_room_argument_is_one_valid_name() {
+        assert_eq!(RoomArg::from_args(vec![json!("dev")]).map(|r| r.0), Ok("dev".to_string()));
+        for bad in [vec![], vec![json!(1)], vec![json!("a"), json!("b")], vec![json!(["dev"])]] {
+            assert_eq!(RoomArg::from_args(bad).map(|r| r.0), Err(errors::ROOM_INVALID_PAYLOAD.to_string()));
         }
-        Err(error) => refuse(socket, kind, ack, &error),
+        assert!(RoomArg::from_args(vec![json!("sid:x")]).is_err());
     }
 }

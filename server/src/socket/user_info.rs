@@ -2,43 +2,82 @@
 //! index (see the module docs of [`super`]) rather than this node's socket table.
 
 use serde_json::Value;
-use shared::payload::{UserInfo, UserSummary};
-use socketioxide::{
-    SocketIo,
-    extract::{AckSender, SocketRef},
+use shared::{
+    errors, events,
+    payload::{UserInfo, UserSummary},
 };
+use socketioxide::{SocketIo, adapter::Adapter};
 
-use super::{SID_ROOM_PREFIX, USER_ROOM_PREFIX, is_chat_room, send_error};
+use super::{
+    SID_ROOM_PREFIX, USER_ROOM_PREFIX,
+    event::{Acked, Answer, ClientEvent, Cx, FromArgs},
+    is_chat_room,
+};
 use crate::{state::AppState, store::StoreError};
 
-/// Socket ids are 16 characters; anything much longer is not worth a lookup.
+/// Socket ids are 16 characters; anything much longer names no socket.
 const MAX_SOCKET_ID_LEN: usize = 64;
 
-/// Looks up in a task of its own: a read need not hold up the socket's later events.
-pub fn on_user_info(
-    socket: &SocketRef,
-    io: &SocketIo,
-    state: &AppState,
-    data: Option<Value>,
-    ack: AckSender,
-) {
-    let (socket, io, state) = (socket.clone(), io.clone(), state.clone());
-    tokio::spawn(async move {
-        let info = match data {
-            Some(Value::String(sid)) if sid.len() <= MAX_SOCKET_ID_LEN => lookup(&io, &state, &sid).await,
-            _ => Ok(None),
-        };
-        let info = info.unwrap_or_else(|e| {
-            tracing::warn!(sid = %socket.id, "user.info failed: {e}");
-            send_error(&socket, shared::errors::SERVICE_UNAVAILABLE);
-            None
-        });
-        ack.send(&info).ok();
-    });
+/// `user.info`: its ack is `null` for an unknown socket (and for a refusal).
+pub struct Lookup;
+
+/// The socket id asked about.
+pub struct SocketIdArg(String);
+
+impl FromArgs for SocketIdArg {
+    fn from_args(args: Vec<Value>) -> Result<Self, String> {
+        match <[Value; 1]>::try_from(args) {
+            Ok([Value::String(sid)]) => Ok(SocketIdArg(sid)),
+            _ => Err(errors::SOCKET_ID_INVALID.into()),
+        }
+    }
 }
 
-async fn lookup(io: &SocketIo, state: &AppState, sid: &str) -> Result<Option<UserInfo>, StoreError> {
-    let Ok(rooms) = io.within(format!("{SID_ROOM_PREFIX}{sid}")).rooms().await;
+impl Acked for Option<UserInfo> {
+    fn refused(_: &str) -> Self {
+        None
+    }
+}
+
+impl ClientEvent for Lookup {
+    const NAME: &'static str = events::USER_INFO;
+    type Args = SocketIdArg;
+    type Ack = Option<UserInfo>;
+
+    /// Looks up off the socket's queue: a read need not hold up the socket's later events.
+    async fn handle<A: Adapter>(cx: &Cx<A>, SocketIdArg(sid): SocketIdArg) -> Answer<Option<UserInfo>> {
+        if sid.len() > MAX_SOCKET_ID_LEN {
+            return Ok(None).into();
+        }
+        let (io, state, asker) = (cx.io.clone(), cx.state.clone(), cx.socket.id);
+        Answer::Later(Box::pin(async move {
+            lookup(&io, &state, &sid).await.map_err(|e| {
+                tracing::warn!(sid = %asker, "user.info failed: {e}");
+                errors::SERVICE_UNAVAILABLE.to_string()
+            })
+        }))
+    }
+}
+
+/// Why a lookup failed: the adapter (other nodes) or the store could not answer.
+#[derive(Debug, thiserror::Error)]
+enum LookupError {
+    #[error("adapter: {0}")]
+    Adapter(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+async fn lookup<A: Adapter>(
+    io: &SocketIo<A>,
+    state: &AppState,
+    sid: &str,
+) -> Result<Option<UserInfo>, LookupError> {
+    let rooms = io
+        .within(format!("{SID_ROOM_PREFIX}{sid}"))
+        .rooms()
+        .await
+        .map_err(|e| LookupError::Adapter(e.to_string()))?;
     let Some(user_id) = rooms.iter().find_map(|r| r.strip_prefix(USER_ROOM_PREFIX)) else {
         return Ok(None);
     };

@@ -230,7 +230,8 @@ impl TestServer {
             .transport_type(TransportType::Websocket)
             .reconnect(false)
             .on_any(move |event, payload, _| {
-                let _ = on_any.send((event.to_string(), payload_args(payload)));
+                let args = payload_args(payload);
+                let _ = on_any.send((event_name(&event.to_string(), args.first()).to_owned(), args));
                 async {}.boxed()
             })
             .on(Event::Error, move |payload, _| {
@@ -369,6 +370,16 @@ pub async fn send(req: reqwest::RequestBuilder) -> Reply {
 // Socket.IO client (rust_socketio 0.6)
 // ---------------------------------------------------------------------------------------
 
+/// The name both clients give a `chat.message` without `username`: a server notice (a join),
+/// kept apart so that tests waiting for chat messages see only those.
+pub const NOTICE: &str = "$notice";
+
+/// `name`, or [`NOTICE`] for a `chat.message` that is a server notice.
+fn event_name<'a>(name: &'a str, first_arg: Option<&Value>) -> &'a str {
+    let is_notice = name == events::CHAT_MESSAGE && first_arg.is_some_and(|v| v.get("username").is_none());
+    if is_notice { NOTICE } else { name }
+}
+
 /// Names the wrapper gives to what rust_socketio reports outside of custom events.
 const CONNECTED: &str = "$connect";
 const DISCONNECTED: &str = "$disconnect";
@@ -426,6 +437,30 @@ impl SioClient {
                 Ok(Some(other)) => self.pending.push_back(other),
                 Ok(None) | Err(_) => return None,
             }
+        }
+    }
+
+    /// The next event whose name is one of `names`, with its first argument, in arrival
+    /// order across those names; panics after `within`. Other events stay queued.
+    pub async fn next_of(&mut self, names: &[&str], within: Duration) -> (String, Value) {
+        let found = match self.pending.iter().position(|(n, _)| names.contains(&n.as_str())) {
+            Some(i) => self.pending.remove(i),
+            None => {
+                let deadline = Instant::now() + within;
+                loop {
+                    match timeout(deadline.saturating_duration_since(Instant::now()), self.events.recv())
+                        .await
+                    {
+                        Ok(Some((n, args))) if names.contains(&n.as_str()) => break Some((n, args)),
+                        Ok(Some(other)) => self.pending.push_back(other),
+                        Ok(None) | Err(_) => break None,
+                    }
+                }
+            }
+        };
+        match found {
+            Some((name, args)) => (name, args.into_iter().next().unwrap_or(Value::Null)),
+            None => panic!("none of {names:?} within {within:?}; queued meanwhile: {:?}", self.pending),
         }
     }
 
@@ -607,7 +642,8 @@ impl RawClient {
         let found = self
             .next_packet(within, |p| {
                 let v: Value = serde_json::from_str(p.strip_prefix('2')?).ok()?;
-                (v[0] == json!(name)).then(|| v.get(1).cloned().unwrap_or(Value::Null))
+                let event = event_name(v[0].as_str()?, v.get(1));
+                (event == name).then(|| v.get(1).cloned().unwrap_or(Value::Null))
             })
             .await;
         found.unwrap_or_else(|| panic!("no `{name}` event within {within:?}; queued: {:?}", self.pending))

@@ -68,7 +68,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 #[cfg(test)]
 mod tests {
     use chrono::Local;
-    use shared::payload::ChatMessage;
+    use shared::payload::{ChatMessage, SystemMessage};
 
     use super::*;
     use crate::{
@@ -163,6 +163,18 @@ mod tests {
         }));
         let (_, rows) = draw(&app);
         assert!(rows[4].contains("mine ✗ Too many messages: slow"), "{rows:?}");
+    }
+
+    #[test]
+    fn a_notice_is_a_system_line_without_a_nick() {
+        let mut app = app(60, 3);
+        let message = shared::notices::user_joined("bob", "public");
+        let sent = chrono::Utc::now().to_rfc3339();
+        app.update(Event::Net(NetEvent::Notice(SystemMessage { message, room: "public".into(), sent })));
+        let (_, rows) = draw(&app);
+        let last = rows[2].trim_end();
+        assert!(last.ends_with("* │ User \"bob\" joined room \"public\""), "{rows:?}");
+        assert!(!last.contains(": User"), "no empty nick: {last}");
     }
 
     #[test]

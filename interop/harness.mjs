@@ -1,0 +1,85 @@
+// What the interop tests share: starting a server process and waiting for its address, HTTP
+// helpers, users, and waiting for events with a timeout.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { io } from 'socket.io-client';
+import { api } from './shared.mjs';
+
+export const here = dirname(fileURLToPath(import.meta.url));
+export const WAIT_MS = 5000;
+
+/** Starts `command args` and resolves with `{base, stop}` once it prints `listening on URL`. */
+export function startProcess(command, args, { cleanup = () => {} } = {}) {
+  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const stop = () => {
+    child.kill('SIGTERM');
+    cleanup();
+  };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${command} did not start`)), 20000);
+    let seen = '';
+    child.stderr.on('data', (chunk) => {
+      seen += chunk;
+      const m = seen.match(/listening on (http:\/\/[\d.:]+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ base: m[1], stop });
+      }
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => reject(new Error(`${command} exited with ${code}: ${seen}`)));
+  });
+}
+
+/** The real chat-server binary (CHAT_SERVER_BIN) on a free port with a fresh data dir. */
+export function startChatServer(extraArgs = []) {
+  const bin = process.env.CHAT_SERVER_BIN ?? join(here, '..', 'target', 'debug', 'chat-server');
+  const dataDir = mkdtempSync(join(tmpdir(), 'chat-interop-'));
+  const args = ['--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--no-rate-limits', ...extraArgs];
+  return startProcess(bin, args, { cleanup: () => rmSync(dataDir, { recursive: true, force: true }) });
+}
+
+/** POSTs JSON; resolves with `{status, body}`. */
+export async function post(base, path, body) {
+  const res = await fetch(base + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+let counter = 0;
+/** Signs up and logs in a fresh user; resolves with `{username, token}`. */
+export async function newUser(base) {
+  const username = `js_${process.pid}_${++counter}`;
+  const password = 'interop-password';
+  assert.equal((await post(base, api.SIGNUP_PATH, { username, password })).status, 201);
+  const login = await post(base, api.LOGIN_PATH, { username, password });
+  assert.equal(login.status, 200);
+  return { username, token: login.body.token };
+}
+
+/** Resolves with the first `event` on `socket` (its first argument) that `pred` accepts, or
+ * rejects after WAIT_MS. */
+export function once(socket, event, pred = () => true) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${event} within ${WAIT_MS} ms`)), WAIT_MS);
+    const handler = (data) => {
+      if (!pred(data)) return;
+      clearTimeout(timer);
+      socket.off(event, handler);
+      resolve(data);
+    };
+    socket.on(event, handler);
+  });
+}
+
+/** A socket.io-client socket to `base`, without reconnection. */
+export function connect(base, opts) {
+  return io(base, { reconnection: false, forceNew: true, ...opts });
+}

@@ -1,0 +1,185 @@
+//! The machinery every client event shares, written once.
+//!
+//! An event is declared in one place, an impl of [`ClientEvent`]: its name (from
+//! `shared::events`), how its arguments parse ([`FromArgs`]), its ack type ([`Acked`]) and one
+//! handler. [`listen`] registers it on a socket. What [`listen`] adds to every event:
+//!
+//! - **Order.** socketioxide runs each async handler in a task of its own, so two events of one
+//!   socket could be handled out of order. Instead an [`Inbox`] handler runs synchronously as the
+//!   packet is read and only queues a [`Job`]; one worker per socket (see [`super::run_worker`])
+//!   runs the jobs in arrival order.
+//! - **Rate limit.** Checked as the packet is read; a refused event is not queued.
+//! - **Refusals.** A handler's `Err(text)`, arguments that do not parse, or the rate limit give
+//!   the client an `error` event `{message}` and a failing ack of the event's own shape
+//!   ([`Acked::refused`]); the socket stays connected.
+//! - **Slow answers.** A handler may do its ordered part and hand back the rest as
+//!   [`Answer::Later`] (a store write, a lookup): that future runs in a task of its own, so the
+//!   socket's next event need not wait for it.
+
+use std::{future::Future, marker::PhantomData, pin::Pin, sync::Arc};
+
+use serde::{Deserialize, Deserializer, Serialize, de};
+use serde_json::Value;
+use shared::{errors, payload::Ack};
+use socketioxide::{
+    SocketIo,
+    adapter::Adapter,
+    extract::{AckSender, SocketRef, TryData},
+    handler::{FromMessageParts, MessageHandler, Value as RawValue},
+    socket::Socket,
+};
+use tokio::sync::mpsc;
+
+use super::{Session, send_error};
+use crate::state::AppState;
+
+/// What a handler works with: the socket, the server, the shared state and the socket's session.
+pub struct Cx<A: Adapter> {
+    pub socket: SocketRef<A>,
+    pub io: SocketIo<A>,
+    pub state: AppState,
+    pub session: Arc<Session<A>>,
+}
+
+/// A handler's outcome: the ack's answer, or the text of a refusal.
+pub type Outcome<T> = Result<T, String>;
+
+/// A handler's answer: known now, or a future that finishes the event off the socket's queue.
+pub enum Answer<T> {
+    Now(Outcome<T>),
+    Later(Pin<Box<dyn Future<Output = Outcome<T>> + Send>>),
+}
+
+impl<T> From<Outcome<T>> for Answer<T> {
+    fn from(outcome: Outcome<T>) -> Self {
+        Answer::Now(outcome)
+    }
+}
+
+/// An ack type: what a refusal of its event answers.
+pub trait Acked: Serialize + Send + 'static {
+    /// The failing ack for `error`, in the event's own shape.
+    fn refused(error: &str) -> Self;
+}
+
+impl<T: Serialize + Send + 'static> Acked for Ack<T> {
+    fn refused(error: &str) -> Self {
+        Ack::failed(error)
+    }
+}
+
+/// An event's arguments, read from every argument of the packet (the ack callback excluded).
+pub trait FromArgs: Sized + Send + 'static {
+    /// # Errors
+    /// The client's error text when the arguments are none of the event's shapes.
+    fn from_args(args: Vec<Value>) -> Result<Self, String>;
+}
+
+/// One client event: declared once, handled in the socket's order.
+pub trait ClientEvent: 'static {
+    /// The event's name, from `shared::events`.
+    const NAME: &'static str;
+    type Args: FromArgs;
+    type Ack: Acked;
+    /// Handles one event after every earlier event of the same socket.
+    fn handle<A: Adapter>(cx: &Cx<A>, args: Self::Args) -> impl Future<Output = Answer<Self::Ack>> + Send;
+}
+
+/// One queued event, run by the socket's worker with its [`Cx`].
+pub type Job<A> = Box<dyn FnOnce(Arc<Cx<A>>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
+/// Registers `E` on `socket` (called by the auth middleware, before CONNECT is sent).
+pub fn listen<E: ClientEvent, A: Adapter>(socket: &SocketRef<A>) {
+    socket.on(E::NAME, Inbox::<E>(PhantomData));
+}
+
+/// Answers `ack` with `outcome`; a refusal also gets an `error` event.
+fn reply<A: Adapter, T: Acked>(socket: &SocketRef<A>, ack: AckSender<A>, outcome: Outcome<T>) {
+    match outcome {
+        Ok(answer) => ack.send(&answer).ok(),
+        Err(error) => {
+            tracing::debug!(sid = %socket.id, "request refused: {error}");
+            send_error(socket, &error);
+            ack.send(&T::refused(&error)).ok()
+        }
+    };
+}
+
+/// Every argument of an event packet, however many there are. socketioxide hands a plain
+/// `Value` only the first argument; a tuple-like type gets them all, so this deserializes as a
+/// tuple of any length.
+struct AllArgs(Vec<Value>);
+
+impl<'de> Deserialize<'de> for AllArgs {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Args;
+        impl<'de> de::Visitor<'de> for Args {
+            type Value = AllArgs;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("event arguments")
+            }
+            fn visit_seq<S: de::SeqAccess<'de>>(self, mut seq: S) -> Result<AllArgs, S::Error> {
+                let mut args = Vec::new();
+                while let Some(arg) = seq.next_element()? {
+                    args.push(arg);
+                }
+                Ok(AllArgs(args))
+            }
+        }
+        deserializer.deserialize_tuple(usize::MAX, Args)
+    }
+}
+
+/// The synchronous handler that queues event `E` (see the module docs).
+struct Inbox<E>(PhantomData<fn() -> E>);
+
+/// Marks [`Inbox`]'s `MessageHandler` impl apart from socketioxide's closure impls.
+struct Queued;
+
+impl<A: Adapter, E: ClientEvent> MessageHandler<A, Queued> for Inbox<E> {
+    fn call(&self, s: Arc<Socket<A>>, mut v: RawValue, ack_id: Option<i64>) {
+        let Ok(TryData(args)) = TryData::<AllArgs>::from_message_parts(&s, &mut v, &ack_id);
+        let Ok(ack) = AckSender::from_message_parts(&s, &mut v, &ack_id);
+        let socket = SocketRef::from(s);
+        let Some(session) = socket.extensions.get::<Arc<Session<A>>>() else { return };
+        if !session.allow_event() {
+            return reply(&socket, ack, Err::<E::Ack, _>(errors::RATE_LIMITED.to_string()));
+        }
+        let Ok(slot) = session.inbox.try_reserve() else {
+            return reply(&socket, ack, Err::<E::Ack, _>(errors::RATE_LIMITED.to_string()));
+        };
+        // Arguments that cannot even be read (a broken binary attachment) count as none.
+        let args = E::Args::from_args(args.map(|a| a.0).unwrap_or_default());
+        slot.send(Box::new(move |cx| Box::pin(run::<E, A>(cx, args, ack))));
+    }
+}
+
+async fn run<E: ClientEvent, A: Adapter>(cx: Arc<Cx<A>>, args: Result<E::Args, String>, ack: AckSender<A>) {
+    let answer = match args {
+        Ok(args) => E::handle(&cx, args).await,
+        Err(error) => Answer::Now(Err(error)),
+    };
+    match answer {
+        Answer::Now(outcome) => reply(&cx.socket, ack, outcome),
+        Answer::Later(finish) => {
+            let socket = cx.socket.clone();
+            tokio::spawn(async move { reply(&socket, ack, finish.await) });
+        }
+    }
+}
+
+/// The receiving end of a socket's queue.
+pub type JobReceiver<A> = mpsc::Receiver<Job<A>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_args_reads_every_argument() {
+        let args: AllArgs = serde_json::from_str(r#"["a", {"b": 1}, 3]"#).unwrap();
+        assert_eq!(args.0, vec![Value::from("a"), serde_json::json!({"b": 1}), Value::from(3)]);
+        let none: AllArgs = serde_json::from_str("[]").unwrap();
+        assert!(none.0.is_empty());
+    }
+}
