@@ -13,8 +13,8 @@ export const here = dirname(fileURLToPath(import.meta.url));
 export const WAIT_MS = 5000;
 
 /** Starts `command args` and resolves with `{base, stop}` once it prints `listening on URL`. */
-export function startProcess(command, args, { cleanup = () => {} } = {}) {
-  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+export function startProcess(command, args, { cleanup = () => {}, env = {} } = {}) {
+  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   const stop = () => {
     child.kill('SIGTERM');
     cleanup();
@@ -36,11 +36,11 @@ export function startProcess(command, args, { cleanup = () => {} } = {}) {
 }
 
 /** The real chat-server binary (CHAT_SERVER_BIN) on a free port with a fresh data dir. */
-export function startChatServer(extraArgs = []) {
+export function startChatServer(extraArgs = [], env = {}) {
   const bin = process.env.CHAT_SERVER_BIN ?? join(here, '..', 'target', 'debug', 'chat-server');
   const dataDir = mkdtempSync(join(tmpdir(), 'chat-interop-'));
   const args = ['--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--no-rate-limits', ...extraArgs];
-  return startProcess(bin, args, { cleanup: () => rmSync(dataDir, { recursive: true, force: true }) });
+  return startProcess(bin, args, { env, cleanup: () => rmSync(dataDir, { recursive: true, force: true }) });
 }
 
 /** POSTs JSON; resolves with `{status, body}`. */

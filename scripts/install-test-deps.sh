@@ -2,7 +2,8 @@
 # Installs what the tests need on a fresh Debian machine, skipping whatever is already there:
 # tmux (the full-screen TUI scenario), pkg-config + libssl-dev (rust_socketio's native-tls),
 # python3-venv (the MongoDB-compatible test server), Node.js + npm (the socket.io-client
-# interop test). Needs root for apt-get when something is missing.
+# interop test), redis-server and nginx (several nodes: the Redis adapter, the load balancer;
+# the tests start their own on free ports). Needs root for apt-get when something is missing.
 set -euo pipefail
 
 missing=()
@@ -12,6 +13,8 @@ dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
 python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v nginx >/dev/null || missing+=(nginx)
 
 if ((${#missing[@]})); then
     echo "install-test-deps: apt-get install ${missing[*]}" >&2

@@ -4,6 +4,8 @@ use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 use clap::Parser;
 
+use crate::adapter::AdapterKind;
+
 const ENV_HELP: &str = "Environment only:
   JWT_SECRET  HS256 signing secret for login tokens (32+ random bytes; the same value as the Node
               backend's keeps its tokens valid). Unset: a random 256-bit secret is generated once
@@ -94,6 +96,23 @@ pub struct Config {
     /// Longest wait for one database call, in milliseconds, before it counts as unavailable.
     #[arg(long, env = "CHAT_STORE_TIMEOUT_MS", default_value_t = 5000)]
     pub store_timeout_ms: u64,
+
+    /// How this node reaches the others: `local` (one process), `redis` (Redis 7 or newer at
+    /// `--redis-url`) or `mongodb` (change streams on the MongoDB of `DATABASE_URL`, which must be
+    /// a replica set; one node is enough). `redis` and `mongodb` need `DATABASE_URL` on MongoDB,
+    /// shared by every node, and the same `JWT_SECRET` on every node.
+    #[arg(long, env = "CHAT_ADAPTER", value_enum, default_value_t = AdapterKind::Local)]
+    pub adapter: AdapterKind,
+
+    /// Redis for `--adapter redis`, e.g. `redis://:password@host:6379/0` (`rediss://` for TLS).
+    /// RESP3 is always used, whatever the URL says: no `?protocol=` option is needed.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Names the nodes' shared channels: the Redis channel prefix, or the MongoDB collection
+    /// `<prefix>-adapter`. Nodes see each other only with the same prefix.
+    #[arg(long, env = "CHAT_ADAPTER_PREFIX", default_value = "socket.io")]
+    pub adapter_prefix: String,
 }
 
 impl Config {

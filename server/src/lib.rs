@@ -2,9 +2,10 @@
 //!
 //! Layout: [`config`] (clap), [`state`] (the one `AppState`), [`auth`] (passwords, JWTs,
 //! throttles), [`http`] (REST routes), [`socket`] (auth middleware and event handlers),
-//! [`store`] (the `Store` trait and its backends). [`run`] ties them to a listener the caller
+//! [`store`] (the `Store` trait and its backends), [`adapter`] (how nodes reach each other). [`run`] ties them to a listener the caller
 //! binds, so tests start the real server on port 0.
 
+pub mod adapter;
 pub mod auth;
 pub mod config;
 pub mod http;
@@ -18,7 +19,10 @@ use axum::{
     http::{HeaderValue, Method, header},
     serve::ListenerExt,
 };
-use socketioxide::SocketIo;
+use socketioxide::{SocketIo, SocketIoBuilder, adapter::Adapter, layer::SocketIoLayer};
+use socketioxide_core::adapter::DefinedAdapter;
+use socketioxide_mongodb::{CustomMongoDbAdapter, MongoDbAdapterCtr};
+use socketioxide_redis::{CustomRedisAdapter, RedisAdapterCtr};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -26,6 +30,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 pub use config::Config;
 
 use crate::{
+    adapter::{AdapterError, AdapterStatus, Backend, MongoDriver, RedisDriver},
     socket::history::History,
     state::{AppState, Limits},
     store::writer::MessageWriter,
@@ -40,6 +45,8 @@ pub enum ServerError {
     Store(#[from] store::StoreError),
     #[error(transparent)]
     Auth(#[from] auth::AuthError),
+    #[error(transparent)]
+    Adapter(#[from] adapter::AdapterError),
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -62,20 +69,24 @@ pub async fn run(
     Server::open(config).await?.serve(listener, shutdown).await
 }
 
-/// A server whose store and secrets are ready, not yet serving.
+/// A server whose store, secrets and adapter backend are ready, not yet serving.
 pub struct Server {
     state: AppState,
     writer_task: JoinHandle<()>,
+    backend: Backend,
 }
 
 impl Server {
-    /// Prepares the data dir, opens the store and loads the JWT secret.
+    /// Prepares the data dir, opens the store, loads the JWT secret and connects the adapter's
+    /// backend.
     ///
     /// # Errors
     /// A data dir that cannot be created or written, a bad `DATABASE_URL` or an unreachable
-    /// database.
+    /// database; an adapter without a shared store, or whose backend is unreachable.
     pub async fn open(config: Config) -> Result<Self, ServerError> {
         let config = Arc::new(config);
+        let adapter = Arc::new(AdapterStatus::new(config.adapter));
+        let backend = Backend::connect(&config, adapter.clone()).await?;
         if config.database_url.is_none() || config.jwt_secret.is_none() {
             prepare_data_dir(&config.data_dir)?;
         }
@@ -87,37 +98,93 @@ impl Server {
             .map_err(|e| auth::AuthError::Hash(e.to_string()))??;
         let (writer, writer_task) = MessageWriter::spawn(store.clone(), WRITE_QUEUE);
         let state = AppState {
-            history: Arc::new(History::new(store.clone(), writer.clone(), config.history)),
+            history: Arc::new(match backend {
+                Backend::Local => History::local(store.clone(), writer.clone(), config.history),
+                _ => History::shared(store.clone(), writer.clone(), config.history),
+            }),
             limits: Arc::new(Limits::new(&config)),
             tokens: Arc::new(auth::Tokens::new(&secret)),
             dummy_hash: dummy_hash.into(),
             store,
             writer,
+            adapter,
             config,
         };
-        Ok(Self { state, writer_task })
+        Ok(Self { state, writer_task, backend })
     }
 
     /// Serves until `shutdown` resolves, then disconnects clients, writes pending messages
     /// and closes the store.
     ///
     /// # Errors
-    /// A failure of the listener.
+    /// A failure of the listener, or of the adapter's start.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        let Self { state, writer_task } = self;
+        let Self { state, writer_task, backend } = self;
         let config = state.config.clone();
-        let (socket_layer, io) = SocketIo::builder()
+        let builder = SocketIo::builder()
             .with_state(state.clone())
             .max_buffer_size(config.socket_buffer)
             .max_payload(config.max_frame_bytes as u64)
             .ws_max_message_size(config.max_frame_bytes)
-            .ws_max_frame_size(config.max_frame_bytes)
-            .build_layer();
-        socket::register(&io);
+            .ws_max_frame_size(config.max_frame_bytes);
+        let prefix = config.adapter_prefix.clone();
+        let serving = Serving { state, listener, writer_task };
+        match backend {
+            Backend::Local => {
+                let (layer, io) = builder.build_layer();
+                socket::register(&io);
+                serving.run(layer, io, shutdown).await
+            }
+            Backend::Redis(driver) => {
+                let ctr = RedisAdapterCtr::new_with_driver(driver, adapter::redis_config(&prefix));
+                let builder = builder.with_adapter::<CustomRedisAdapter<_, RedisDriver>>(ctr);
+                serving.run_remote(builder, shutdown).await
+            }
+            Backend::Mongo(driver) => {
+                let ctr = MongoDbAdapterCtr::new_with_driver(driver, adapter::mongo_config(&prefix));
+                let builder = builder.with_adapter::<CustomMongoDbAdapter<_, MongoDriver>>(ctr);
+                serving.run_remote(builder, shutdown).await
+            }
+        }
+    }
+}
+
+/// What [`Server::serve`] hands to the part that does not depend on the adapter's type.
+struct Serving {
+    state: AppState,
+    listener: TcpListener,
+    writer_task: JoinHandle<()>,
+}
+
+impl Serving {
+    /// Starts a remote adapter (its subscriptions), then serves.
+    async fn run_remote<A, E>(
+        self,
+        builder: SocketIoBuilder<A>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError>
+    where
+        A: Adapter + DefinedAdapter,
+        A::InitRes: Future<Output = Result<(), E>>,
+        E: std::fmt::Display,
+    {
+        let (layer, io) = builder.build_layer();
+        socket::register(&io).await.map_err(|e| AdapterError::Start(e.to_string()))?;
+        self.run(layer, io, shutdown).await
+    }
+
+    async fn run<A: Adapter>(
+        self,
+        socket_layer: SocketIoLayer<A>,
+        io: SocketIo<A>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let Self { state, listener, writer_task } = self;
+        let config = state.config.clone();
         let app = http::router(state.clone())
             .layer(ServiceBuilder::new().layer(cors(&config.cors_origins)).layer(socket_layer));
 

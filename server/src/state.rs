@@ -11,6 +11,7 @@ use std::{
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::{
+    adapter::AdapterStatus,
     auth::{FailureThrottle, Tokens},
     config::Config,
     socket::history::History,
@@ -33,6 +34,8 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// Checked against when a username is unknown, so failed logins take equal time.
     pub dummy_hash: Arc<str>,
+    /// Whether the adapter's backend (Redis, MongoDB) answers; always up for the local one.
+    pub adapter: Arc<AdapterStatus>,
 }
 
 /// Rate and connection limits shared by all clients. Each is `None` under `--no-rate-limits`.

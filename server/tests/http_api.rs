@@ -25,9 +25,13 @@ fn keys(v: &Value) -> Vec<&str> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn healthz_is_200_and_unknown_routes_are_404_json() {
+async fn healthz_and_readyz_are_200_and_unknown_routes_are_404_json() {
     let s = TestServer::start(&["--no-rate-limits"]).await;
-    assert_eq!(s.get(api::HEALTH_PATH).await.status, StatusCode::OK);
+    let ok = json!({"status": "ok", "store": "ok", "adapter": "local"});
+    for path in [api::HEALTH_PATH, api::READY_PATH] {
+        let r = s.get(path).await;
+        assert_eq!((r.status, &r.body), (StatusCode::OK, &ok), "{path}");
+    }
     let r = s.get("/api/v1/nope").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.error(), errors::NOT_FOUND);

@@ -164,14 +164,19 @@ async fn losing_mongodb_gives_503s_and_failed_acks_then_service_resumes() {
         timed(s.signup(&newcomer, PASSWORD)),
         timed(s.login(&alice.username, PASSWORD)),
         timed(s.get(&alice_path)),
-        timed(s.get(api::HEALTH_PATH)),
+        timed(s.get(api::READY_PATH)),
         timed(a.emit_with_ack(events::CHAT_MESSAGE, json!("lost in the outage"), WAIT)),
         timed(s.connect(&bob.token, Some("outage"))),
     );
     assert_unavailable("signup", &signup);
     assert_unavailable("login", &login);
     assert_unavailable("GET user", &lookup);
-    assert_unavailable("healthz", &health);
+    // Not ready, but alive: the process still serves.
+    assert_eq!(health.0.status, StatusCode::SERVICE_UNAVAILABLE, "readyz while down: {:?}", health.0);
+    assert_eq!(health.0.body, json!({"status": "unavailable", "store": "unavailable", "adapter": "local"}));
+    assert!(health.1 <= Duration::from_millis(STORE_TIMEOUT_MS) + SLACK, "readyz took {:?}", health.1);
+    let alive = s.get(api::HEALTH_PATH).await;
+    assert_eq!((alive.status, &alive.body["store"]), (StatusCode::OK, &json!("unavailable")));
     let bound = Duration::from_millis(STORE_TIMEOUT_MS) + SLACK;
     assert_eq!(ack.0, serde_json::to_value(MessageAck::failed(errors::MESSAGE_NOT_STORED)).unwrap());
     assert!(ack.1 <= bound, "the failing ack came after {:?}", ack.1);
@@ -179,17 +184,17 @@ async fn losing_mongodb_gives_503s_and_failed_acks_then_service_resumes() {
     assert_eq!(handshake.0.err().as_deref(), Some(errors::SERVICE_UNAVAILABLE), "a new socket while down");
     assert!(handshake.1 <= bound, "the handshake was refused after {:?}", handshake.1);
     eprintln!(
-        "while down: signup {:?}, login {:?}, user {:?}, healthz {:?}, ack {:?}, handshake {:?}",
+        "while down: signup {:?}, login {:?}, user {:?}, readyz {:?}, ack {:?}, handshake {:?}",
         signup.1, login.1, lookup.1, health.1, ack.1, handshake.1
     );
 
     let mongo = OwnServer::start(port, dir.path());
     let (_, recovery) =
-        timed(eventually("healthz 200 after MongoDB is back", Duration::from_secs(20), || async {
-            (s.get(api::HEALTH_PATH).await.status == StatusCode::OK).then_some(())
+        timed(eventually("readyz 200 after MongoDB is back", Duration::from_secs(20), || async {
+            (s.get(api::READY_PATH).await.status == StatusCode::OK).then_some(())
         }))
         .await;
-    eprintln!("healthy again {recovery:?} after MongoDB was back");
+    eprintln!("ready again {recovery:?} after MongoDB was back");
     let signup = s.signup(&newcomer, PASSWORD).await;
     assert_eq!(signup.status, StatusCode::CREATED, "the signup refused while down: {signup:?}");
     s.login_token(&alice.username, PASSWORD).await;

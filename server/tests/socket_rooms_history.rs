@@ -8,7 +8,6 @@
 mod harness;
 
 use std::{
-    collections::HashSet,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
@@ -16,7 +15,7 @@ use std::{
     time::Duration,
 };
 
-use harness::{NOTICE, QUIET, SioClient, TestServer, WAIT, eventually, mongo::TestDb};
+use harness::{NOTICE, QUIET, SioClient, TestServer, WAIT, assert_seamless, eventually, mongo::TestDb};
 use serde_json::{Value, json};
 use shared::{
     defaults, errors, events,
@@ -222,20 +221,6 @@ async fn history_is_replayed_on_join_with_the_default_length(store: &[&str]) {
     }
     c.expect_no_event(events::CHAT_MESSAGE, QUIET).await;
     s.stop().await;
-}
-
-/// Checks one observer's view of a busy room: every id once, replayed ones (exactly `history`
-/// of them) before live ones, and together a gap-free run of the acked ids up to the last one.
-fn assert_seamless(who: &str, got: &[ChatMessage], acked: &[String], history: usize) {
-    let ids: Vec<&str> = got.iter().map(|m| m.id.as_str()).collect();
-    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len(), "{who}: duplicate ids");
-    let start = acked.iter().position(|id| id == ids[0]).unwrap_or_else(|| panic!("{who}: unknown first id"));
-    let expected: Vec<&str> = acked[start..].iter().map(String::as_str).collect();
-    assert_eq!(ids, expected, "{who}: not the acked sequence from its first message on (gap or reorder)");
-    let replayed = got.iter().take_while(|m| m.replayed).count();
-    assert!(got[replayed..].iter().all(|m| !m.replayed), "{who}: a replayed message after a live one");
-    assert_eq!(replayed, history, "{who}: the room had more than --history messages at the join");
-    assert!(got.len() > replayed, "{who}: no live message");
 }
 
 async fn replay_and_live_have_no_gap_and_no_duplicate_while_the_room_is_busy(store: &[&str]) {

@@ -8,8 +8,20 @@ pub const SIGNUP_PATH: &str = "/api/v1/user/signup";
 pub const LOGIN_PATH: &str = "/api/v1/user/login";
 /// `GET {USERS_PATH}/{id}` → [`UserResponse`].
 pub const USERS_PATH: &str = "/api/v1/users";
-/// Liveness probe for load balancers.
+/// Liveness: 200 [`Health`] while the process serves, whatever its store and adapter say.
 pub const HEALTH_PATH: &str = "/healthz";
+/// Readiness: 200 [`Health`] when the store and the adapter's backend answer, else 503 with
+/// the same body (for load balancers and orchestrators).
+pub const READY_PATH: &str = "/readyz";
+
+/// Body of `/healthz` and `/readyz`: `status` is `ok` or `unavailable`; `store` and `adapter`
+/// likewise (`adapter` is `local` for a single node).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+    pub store: String,
+    pub adapter: String,
+}
 
 /// Body of signup and login.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use axum::{
     Json, Router,
     extract::{ConnectInfo, DefaultBodyLimit, Request, State},
+    http::StatusCode,
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::get,
@@ -16,7 +17,7 @@ use governor::clock::{Clock, DefaultClock};
 use shared::{api, errors};
 
 use self::error::ApiError;
-use crate::state::AppState;
+use crate::{adapter::AdapterKind, state::AppState};
 
 /// All routes, with the body limit and the per-address request rate applied to the API.
 pub fn router(state: AppState) -> Router {
@@ -26,14 +27,38 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .route(api::HEALTH_PATH, get(health))
+        .route(api::READY_PATH, get(ready))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 
-async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    state.store.ping().await?;
-    Ok(Json(serde_json::json!({"status": "ok"})))
+/// What the store and the adapter say right now; `true` when both answer.
+async fn check(state: &AppState) -> (bool, api::Health) {
+    let store = state.store.ping().await.inspect_err(|e| tracing::debug!("readiness: store: {e}")).is_ok();
+    let adapter = state.adapter.is_up();
+    let word = |ok| if ok { "ok" } else { "unavailable" };
+    let adapter_word = match state.adapter.kind() {
+        AdapterKind::Local => "local",
+        _ => word(adapter),
+    };
+    let ready = store && adapter;
+    (
+        ready,
+        api::Health { status: word(ready).into(), store: word(store).into(), adapter: adapter_word.into() },
+    )
+}
+
+/// Liveness: answers 200 while the process serves, with what its dependencies say.
+async fn health(State(state): State<AppState>) -> Json<api::Health> {
+    Json(check(&state).await.1)
+}
+
+/// Readiness: 503 while the store or the adapter's backend is unreachable.
+async fn ready(State(state): State<AppState>) -> Response {
+    let (ready, health) = check(&state).await;
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(health)).into_response()
 }
 
 async fn not_found() -> ApiError {
@@ -42,7 +67,7 @@ async fn not_found() -> ApiError {
 
 async fn method_not_allowed() -> Response {
     let body = Json(api::ErrorResponse { error: "Method not allowed".into() });
-    (axum::http::StatusCode::METHOD_NOT_ALLOWED, body).into_response()
+    (StatusCode::METHOD_NOT_ALLOWED, body).into_response()
 }
 
 /// 429 with `Retry-After` once an address exceeds `--http-requests-per-minute`.

@@ -76,7 +76,7 @@ impl ClientEvent for SendMessage {
             sent: Utc::now(),
         };
         let (id, room) = (message.id.clone(), message.room.clone());
-        let stored = cx.state.history.publish(&cx.io, message).await;
+        let stored = cx.state.history.publish(&cx.io, message, &cx.session.order).await;
         let (history, sid) = (cx.state.history.clone(), cx.socket.id);
         Answer::Later(Box::pin(async move {
             history.confirm(&room, stored).await.map(|()| MessageAck::stored(id)).map_err(|e| {

@@ -1,21 +1,39 @@
 //! Room history kept in step with the broadcasts, so a socket that joins a room gets the
 //! last N messages and then every live one, with no gap and no duplicate between the two.
 //!
-//! Each room has a log of its last N messages behind an async mutex. Publishing a message
-//! (queue the write, append to the log, broadcast) and joining a room (join, replay the log)
-//! each happen under that lock, so every message lands either in the replay or in the live
-//! stream of a joining socket, never both and never neither. The log is filled from the store
-//! on first use, after the writer has flushed, so it also covers writes still in flight.
+//! **One node** ([`History::local`]). Each room has a log of its last N messages behind an
+//! async mutex. Publishing a message (queue the write, append to the log, broadcast) and joining
+//! a room (join, replay the log) each happen under that lock, so every message lands either in
+//! the replay or in the live stream of a joining socket, never both and never neither. The log
+//! is filled from the store on first use, after the writer has flushed, so it also covers
+//! writes still in flight. The broadcast does not wait for the store.
+//!
+//! **Several nodes** ([`History::shared`]). Other nodes' messages reach this node's sockets
+//! through the adapter, past any log kept here, so the store is the one history:
+//! - a node broadcasts a message only once the store has it (or has failed it), so whatever a
+//!   socket missed before joining is in the store by then;
+//! - a joining socket's broadcasts are held back (the vendored socketioxide patch), then it
+//!   joins, reads the last N from the store, sends them, and releases what was held minus the
+//!   messages the replay already had (by id); copies of those that arrive later still (sent
+//!   by a slower node) are dropped for [`LATE_COPY_WINDOW`].
+//!
+//! Every message therefore reaches a joiner once: replayed if the store had it at the read,
+//! live otherwise. While the store is known to be failing, broadcasts stop waiting for it
+//! (such messages are not history anyway: their acks said so).
 
 use std::{
-    collections::{HashMap, VecDeque},
-    sync::{Arc, Mutex},
+    collections::{HashMap, HashSet, VecDeque},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
+use serde::Serialize;
 use shared::{events, payload::ChatMessage};
-use socketioxide::{SendError, SocketError, SocketIo, adapter::Adapter, extract::SocketRef};
-use tokio::sync::Mutex as AsyncMutex;
+use socketioxide::{BroadcastError, SendError, SocketError, SocketIo, adapter::Adapter, extract::SocketRef};
+use tokio::sync::{Mutex as AsyncMutex, oneshot};
 
 use crate::store::{
     Message, Store, StoreError,
@@ -24,6 +42,11 @@ use crate::store::{
 
 /// How often a full socket's disconnect is retried.
 const DISCONNECT_RETRY: Duration = Duration::from_millis(50);
+/// How long after a join (several nodes) live copies of replayed messages are still dropped: a
+/// message stored before the replay's read can reach this node after it. Its sender broadcasts
+/// right after the store's answer, and a publish to the adapter fails within seconds, so the
+/// copy comes within a second in practice.
+const LATE_COPY_WINDOW: Duration = Duration::from_secs(10);
 /// Room logs kept in memory before idle ones are dropped (they reload from the store).
 const MAX_CACHED_ROOMS: usize = 1024;
 
@@ -33,20 +56,31 @@ struct RoomLog {
     recent: Option<VecDeque<Message>>,
 }
 
+type RoomLogs = Mutex<HashMap<String, Arc<AsyncMutex<RoomLog>>>>;
+
 pub struct History {
     store: Arc<dyn Store>,
     writer: MessageWriter,
     len: usize,
-    rooms: Mutex<HashMap<String, Arc<AsyncMutex<RoomLog>>>>,
+    /// `Some` on one node (the per-room logs), `None` with several (the store is the history).
+    rooms: Option<RoomLogs>,
+    /// Set while writes fail, so broadcasts on several nodes stop waiting for the store.
+    store_failing: AtomicBool,
 }
 
 impl History {
-    pub fn new(store: Arc<dyn Store>, writer: MessageWriter, len: usize) -> Self {
-        Self { store, writer, len, rooms: Mutex::new(HashMap::new()) }
+    /// History for a single node: per-room logs in memory (see the module docs).
+    pub fn local(store: Arc<dyn Store>, writer: MessageWriter, len: usize) -> Self {
+        Self { store, writer, len, rooms: Some(Mutex::default()), store_failing: AtomicBool::new(false) }
     }
 
-    fn log(&self, room: &str) -> Arc<AsyncMutex<RoomLog>> {
-        let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
+    /// History for one of several nodes sharing the store (see the module docs).
+    pub fn shared(store: Arc<dyn Store>, writer: MessageWriter, len: usize) -> Self {
+        Self { store, writer, len, rooms: None, store_failing: AtomicBool::new(false) }
+    }
+
+    fn log(&self, rooms: &RoomLogs, room: &str) -> Arc<AsyncMutex<RoomLog>> {
+        let mut rooms = rooms.lock().unwrap_or_else(|p| p.into_inner());
         if rooms.len() >= MAX_CACHED_ROOMS && !rooms.contains_key(room) {
             // Only logs nobody holds right now can go: the map's lock stops new holders.
             rooms.retain(|_, log| Arc::strong_count(log) > 1);
@@ -68,12 +102,22 @@ impl History {
         Ok(log.recent.get_or_insert_default())
     }
 
-    /// Queues `message` for storage and broadcasts it to its room.
+    /// Queues `message` for storage and broadcasts it to its room; the write's outcome comes
+    /// with [`History::confirm`].
     ///
-    /// Live delivery does not depend on the store: if the log cannot be loaded the message
-    /// is still broadcast (its write, and so its ack, will fail the same way).
-    pub async fn publish<A: Adapter>(&self, io: &SocketIo<A>, message: Message) -> Stored {
-        let log = self.log(&message.room);
+    /// Live delivery does not depend on the store: if the log cannot be loaded, or the store
+    /// fails the write, the message is still broadcast (its ack says it was not stored).
+    ///
+    /// `order` is the sender's: with several nodes its messages go out in the order sent
+    /// though each waits for its own write.
+    pub async fn publish<A: Adapter>(
+        &self,
+        io: &SocketIo<A>,
+        message: Message,
+        order: &SenderOrder,
+    ) -> Stored {
+        let Some(rooms) = &self.rooms else { return self.publish_shared(io, message, order).await };
+        let log = self.log(rooms, &message.room);
         let mut log = log.lock().await;
         let payload = to_payload(&message, false);
         let room = message.room.clone();
@@ -90,21 +134,54 @@ impl History {
             Err(e) => tracing::warn!(room, "history unavailable: {e}"),
         }
         let stored = self.writer.enqueue(message).await;
-        if let Err(e) = io.to(room.clone()).emit(events::CHAT_MESSAGE, &payload).await {
-            tracing::warn!(room, "broadcast incomplete: {e}");
-            disconnect_full_sockets(io, &room);
-        }
+        broadcast(io, &room, &payload).await;
         stored
+    }
+
+    /// Several nodes: stores first, then broadcasts (see the module docs). The wait runs in a
+    /// task of its own, after the sender's previous message went out, so one sender's writes
+    /// can share a batch while its messages keep their order.
+    async fn publish_shared<A: Adapter>(
+        &self,
+        io: &SocketIo<A>,
+        message: Message,
+        order: &SenderOrder,
+    ) -> Stored {
+        let payload = to_payload(&message, false);
+        let stored = self.writer.enqueue(message).await;
+        let (done, outcome) = oneshot::channel();
+        let (sent, next) = oneshot::channel::<()>();
+        let previous = order.0.lock().unwrap_or_else(|p| p.into_inner()).replace(next);
+        // Known to fail: not worth a timeout's wait before every live message.
+        let wait_for_store = !self.store_failing.load(Ordering::Relaxed);
+        let io = io.clone();
+        tokio::spawn(async move {
+            // `Ok`: the write's outcome, known before the broadcast; `Err`: still pending.
+            let early = if wait_for_store { Ok(written(stored).await) } else { Err(stored) };
+            if let Some(previous) = previous {
+                let _ = previous.await;
+            }
+            broadcast(&io, &payload.room, &payload).await;
+            let _ = sent.send(());
+            let result = match early {
+                Ok(result) => result,
+                Err(stored) => written(stored).await,
+            };
+            let _ = done.send(result);
+        });
+        outcome
     }
 
     /// Waits for the write of a message published to `room`. If it failed, the room's log
     /// (which already holds the message) is dropped, so history is read back from what was
     /// really stored.
     pub async fn confirm(&self, room: &str, stored: Stored) -> Result<(), StoreError> {
-        let result =
-            stored.await.unwrap_or_else(|_| Err(StoreError::Unavailable("the writer stopped".into())));
-        if result.is_err() {
-            self.log(room).lock().await.recent = None;
+        let result = written(stored).await;
+        self.store_failing.store(result.is_err(), Ordering::Relaxed);
+        if result.is_err()
+            && let Some(rooms) = &self.rooms
+        {
+            self.log(rooms, room).lock().await.recent = None;
         }
         result
     }
@@ -115,7 +192,8 @@ impl History {
     /// # Errors
     /// The store could not be read; the socket has joined anyway and gets live messages.
     pub async fn join<A: Adapter>(&self, socket: &SocketRef<A>, room: &str) -> Result<(), StoreError> {
-        let log = self.log(room);
+        let Some(rooms) = &self.rooms else { return self.join_shared(socket, room).await };
+        let log = self.log(rooms, room);
         let mut log = log.lock().await;
         socket.join(room.to_string());
         let recent = self.load(room, &mut log).await?;
@@ -123,6 +201,72 @@ impl History {
             socket.emit(events::CHAT_MESSAGE, &to_payload(message, true)).ok();
         }
         Ok(())
+    }
+
+    /// Several nodes: hold, join, replay from the store, release what the replay lacked.
+    async fn join_shared<A: Adapter>(&self, socket: &SocketRef<A>, room: &str) -> Result<(), StoreError> {
+        socket.hold_broadcasts();
+        socket.join(room.to_string());
+        let recent = self.store.recent_messages(room, self.len).await;
+        let replayed: HashSet<String> = recent.iter().flatten().map(|m| m.id.clone()).collect();
+        for message in recent.iter().flatten() {
+            socket.emit(events::CHAT_MESSAGE, &to_payload(message, true)).ok();
+        }
+        let keep =
+            move |packet: Option<&str>| packet.and_then(message_id).is_none_or(|id| !replayed.contains(id));
+        let released = socket.release_broadcasts(keep, LATE_COPY_WINDOW);
+        if released.is_err() {
+            tracing::warn!(sid = %socket.id, room, "send buffer full while joining: disconnecting a slow client");
+            disconnect_slow(socket.clone());
+        }
+        recent.map(drop)
+    }
+}
+
+/// One sender's place in line: the moment its last message went out (see
+/// [`History::publish`]).
+#[derive(Default)]
+pub struct SenderOrder(Mutex<Option<oneshot::Receiver<()>>>);
+
+/// What became of a queued write.
+async fn written(stored: Stored) -> Result<(), StoreError> {
+    stored.await.unwrap_or_else(|_| Err(StoreError::Unavailable("the writer stopped".into())))
+}
+
+/// The id of a `chat.message` in an encoded Socket.IO packet (`2["chat.message",{…"id":…}]`),
+/// `None` for any other packet.
+fn message_id(packet: &str) -> Option<&str> {
+    #[derive(serde::Deserialize)]
+    struct Event<'a>(&'a str, #[serde(borrow)] WithId<'a>);
+    #[derive(serde::Deserialize)]
+    struct WithId<'a> {
+        #[serde(borrow)]
+        id: Option<&'a str>,
+    }
+    let args = &packet[packet.find('[')?..];
+    match serde_json::from_str::<Event>(args) {
+        Ok(Event(event, WithId { id })) if event == events::CHAT_MESSAGE => id,
+        _ => None,
+    }
+}
+
+/// Sends `data` as `chat.message` to `room` on every node.
+///
+/// When the adapter's backend fails, the adapter delivers to no socket at all, this node's
+/// included: the message then goes to this node's sockets alone (the outage itself is logged
+/// once by [`crate::adapter::AdapterStatus`]). Sockets whose send buffer is full are
+/// disconnected, so they catch up from history instead of missing messages silently.
+pub async fn broadcast<A: Adapter, T: Serialize + ?Sized>(io: &SocketIo<A>, room: &str, data: &T) {
+    let result = match io.to(room.to_owned()).emit(events::CHAT_MESSAGE, data).await {
+        Err(BroadcastError::Adapter(e)) => {
+            tracing::debug!(room, "adapter broadcast failed, delivering on this node only: {e}");
+            io.local().to(room.to_owned()).emit(events::CHAT_MESSAGE, data).await
+        }
+        other => other,
+    };
+    if let Err(e) = result {
+        tracing::warn!(room, "broadcast incomplete: {e}");
+        disconnect_full_sockets(io, room);
     }
 }
 
@@ -134,20 +278,24 @@ fn disconnect_full_sockets<A: Adapter>(io: &SocketIo<A>, room: &str) {
     for socket in io.to(room.to_string()).sockets() {
         if let Err(SendError::Socket(SocketError::InternalChannelFull)) = socket.emit(events::PROBE, &()) {
             tracing::warn!(sid = %socket.id, room, "send buffer full: disconnecting a slow client");
-            // Out of every room at once, so it misses nothing more; the DISCONNECT packet
-            // itself needs a free slot, so keep trying until the queue drains (a client that
-            // reads nothing at all is closed by the Engine.IO heartbeat instead).
-            socket.leave_all();
-            tokio::spawn(async move {
-                while socket.connected() {
-                    if socket.clone().disconnect().is_ok() {
-                        break;
-                    }
-                    tokio::time::sleep(DISCONNECT_RETRY).await;
-                }
-            });
+            disconnect_slow(socket);
         }
     }
+}
+
+/// Takes `socket` out of every room at once, so it misses nothing more, and disconnects it as
+/// soon as its queue has room for the DISCONNECT packet (a client that reads nothing at all is
+/// closed by the Engine.IO heartbeat instead).
+fn disconnect_slow<A: Adapter>(socket: SocketRef<A>) {
+    socket.leave_all();
+    tokio::spawn(async move {
+        while socket.connected() {
+            if socket.clone().disconnect().is_ok() {
+                break;
+            }
+            tokio::time::sleep(DISCONNECT_RETRY).await;
+        }
+    });
 }
 
 fn to_payload(message: &Message, replayed: bool) -> ChatMessage {
@@ -158,5 +306,20 @@ fn to_payload(message: &Message, replayed: bool) -> ChatMessage {
         sent: message.sent.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         id: message.id.clone(),
         replayed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_are_read_from_encoded_chat_messages_only() {
+        assert_eq!(message_id(r#"2["chat.message",{"username":"a","message":"m","id":"i1"}]"#), Some("i1"));
+        assert_eq!(message_id(r#"2/admin,["chat.message",{"id":"i2"}]"#), Some("i2"));
+        assert_eq!(message_id(r#"2["chat.message",{"message":"notice","room":"r"}]"#), None);
+        assert_eq!(message_id(r#"2["other",{"id":"i3"}]"#), None);
+        assert_eq!(message_id("2[\"chat.probe\"]"), None);
+        assert_eq!(message_id("garbage"), None);
     }
 }

@@ -32,11 +32,12 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use shared::{events, payload::ErrorEvent};
 use socketioxide::{
     SocketIo,
-    adapter::{Adapter, LocalAdapter},
+    adapter::Adapter,
     extract::{Extension, SocketRef, State},
     handler::ConnectHandler,
     socket::DisconnectReason,
 };
+use socketioxide_core::adapter::DefinedAdapter;
 use tokio::sync::{Notify, mpsc};
 
 use crate::state::{AppState, ConnectionSlot};
@@ -63,6 +64,8 @@ pub struct Session<A: Adapter> {
     inbox_rx: Mutex<Option<JobReceiver<A>>>,
     /// Tells the worker the socket is gone.
     closed: Notify,
+    /// Keeps this socket's messages in order while they wait for the store (several nodes).
+    pub order: history::SenderOrder,
     /// Released when the socket is dropped.
     _slot: Option<ConnectionSlot>,
 }
@@ -86,6 +89,7 @@ impl<A: Adapter> Session<A> {
             inbox,
             inbox_rx: Mutex::new(Some(inbox_rx)),
             closed: Notify::new(),
+            order: history::SenderOrder::default(),
             _slot: slot,
         }
     }
@@ -106,9 +110,9 @@ pub fn chat_rooms<A: Adapter>(socket: &SocketRef<A>) -> Vec<String> {
     socket.rooms().iter().filter(|r| is_chat_room(r)).map(|r| r.to_string()).collect()
 }
 
-/// Registers the default namespace on `io`.
-pub fn register(io: &SocketIo<LocalAdapter>) {
-    io.ns("/", on_connect.with(auth::authenticate));
+/// Registers the default namespace on `io`; a remote adapter's start is the future returned.
+pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>) -> A::InitRes {
+    io.ns("/", on_connect::<A>.with(auth::authenticate::<A>))
 }
 
 /// The client events this server handles: one line each. Called by the auth middleware once a

@@ -11,7 +11,7 @@ use socketioxide::adapter::Adapter;
 use super::{
     chat_rooms,
     event::{Answer, ClientEvent, Cx, FromArgs},
-    send_error,
+    history, send_error,
 };
 
 /// `chat.join (room)`: with or without an ack (chapter 15 sends none).
@@ -78,9 +78,7 @@ pub async fn enter<A: Adapter>(cx: &Cx<A>, room: &str) {
     }
     let sent = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let notice = SystemMessage::joined(&cx.session.username, room, sent);
-    if let Err(e) = cx.io.to(room.to_owned()).emit(events::CHAT_MESSAGE, &notice).await {
-        tracing::warn!(room, "join notice incomplete: {e}");
-    }
+    history::broadcast(&cx.io, room, &notice).await;
 }
 
 #[cfg(test)]

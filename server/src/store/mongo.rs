@@ -32,8 +32,9 @@ use mongodb::{
 
 use super::{Message, Store, StoreError, User, redact_url};
 
-/// Database used when the URL has no path, as in the Node backend's `mongodb://host/chat`.
-const DEFAULT_DB: &str = "chat";
+/// Database used when the URL has no path, as in the Node backend's `mongodb://host/chat`
+/// (the MongoDB adapter's too).
+pub const DEFAULT_DB: &str = "chat";
 const USERS: &str = "users";
 const MESSAGES: &str = "messages";
 /// mongoose's name for `username: {unique: true}`; using it makes our index and the Node

@@ -12,10 +12,11 @@
 //! Every test binary uses a subset of these helpers, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod mongo;
 
 use std::{
-    collections::VecDeque,
+    collections::{HashSet, VecDeque},
     hash::{BuildHasher, RandomState},
     net::{IpAddr, Ipv4Addr, SocketAddr},
     sync::atomic::{AtomicU64, Ordering},
@@ -81,14 +82,27 @@ where
     }
 }
 
+/// Checks one observer's view of a busy room: every id once, replayed ones (exactly `history`
+/// of them) before live ones, and together a gap-free run of the acked ids up to the last one.
+pub fn assert_seamless(who: &str, got: &[ChatMessage], acked: &[String], history: usize) {
+    let ids: Vec<&str> = got.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len(), "{who}: duplicate ids");
+    let start = acked.iter().position(|id| id == ids[0]).unwrap_or_else(|| panic!("{who}: unknown first id"));
+    let expected: Vec<&str> = acked[start..].iter().map(String::as_str).collect();
+    assert_eq!(ids, expected, "{who}: not the acked sequence from its first message on (gap or reorder)");
+    let replayed = got.iter().take_while(|m| m.replayed).count();
+    assert!(got[replayed..].iter().all(|m| !m.replayed), "{who}: a replayed message after a live one");
+    assert_eq!(replayed, history, "{who}: the room had more than --history messages at the join");
+    assert!(got.len() > replayed, "{who}: no live message");
+}
+
 // ---------------------------------------------------------------------------------------
 // The server
 // ---------------------------------------------------------------------------------------
 
-/// `chat_server::run` on `127.0.0.1:0` with its own data dir.
+/// `chat_server::run` on `127.0.0.1:0` with its own data dir; a [`Client`] of it by deref.
 pub struct TestServer {
-    pub addr: SocketAddr,
-    http: reqwest::Client,
+    client: Client,
     data_dir: TempDir,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<Result<(), String>>,
@@ -121,7 +135,7 @@ impl TestServer {
             let _ = stop.await;
         });
         let task = tokio::spawn(async move { run.await.map_err(|e| format!("{e:#}")) });
-        let mut server = TestServer { addr, http: http_client(None), data_dir, shutdown, task };
+        let mut server = TestServer { client: Client::new(addr), data_dir, shutdown, task };
         server.wait_until_healthy().await;
         server
     }
@@ -132,9 +146,7 @@ impl TestServer {
             if self.task.is_finished() {
                 panic!("the server stopped while starting: {:?}", (&mut self.task).await);
             }
-            if let Ok(r) = self.http.get(self.url(api::HEALTH_PATH)).send().await
-                && r.status() == StatusCode::OK
-            {
+            if self.client.is_healthy().await {
                 return;
             }
             assert!(Instant::now() < deadline, "server not healthy within 20 s");
@@ -151,6 +163,30 @@ impl TestServer {
             Ok(joined) => joined.expect("server task panicked").expect("run returned an error"),
         }
         self.data_dir
+    }
+}
+
+impl std::ops::Deref for TestServer {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// HTTP and Socket.IO helpers for one server address (in-process or a process of its own).
+pub struct Client {
+    pub addr: SocketAddr,
+    http: reqwest::Client,
+}
+
+impl Client {
+    pub fn new(addr: SocketAddr) -> Self {
+        Self { addr, http: http_client(None) }
+    }
+
+    /// Whether `/healthz` answers 200 now.
+    pub async fn is_healthy(&self) -> bool {
+        matches!(self.http.get(self.url(api::HEALTH_PATH)).send().await, Ok(r) if r.status() == StatusCode::OK)
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,0 +1,135 @@
+// The official client through nginx (deploy/nginx.conf) in front of two chat-server nodes that
+// share a Redis of the test's own (the adapter) and a MongoDB database (the store), over
+// websocket and over long-polling, with the two clients on different nodes.
+//
+// Needs nginx and redis-server (scripts/install-test-deps.sh) and TEST_MONGODB_URL (as the
+// Rust MongoDB tests: skipped without it, a failure under CHAT_REQUIRE_MONGO=1).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, get } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { WAIT_MS, connect, here, newUser, once, startChatServer } from './harness.mjs';
+import { api, ev } from './shared.mjs';
+
+const mongoUrl = process.env.TEST_MONGODB_URL;
+const skip = !mongoUrl && process.env.CHAT_REQUIRE_MONGO !== '1' && 'TEST_MONGODB_URL is unset';
+
+function freePort() {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Waits until `port` accepts connections. */
+async function listening(port) {
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    const ok = await fetch(`http://127.0.0.1:${port}${api.HEALTH_PATH}`).then(() => true, () => false);
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const processes = [];
+let dir;
+let base;
+/** Local addresses whose requests nginx sends to different nodes. */
+let addrA;
+let addrB;
+
+before(async () => {
+  if (skip) return;
+  dir = mkdtempSync(join(tmpdir(), 'chat-nginx-'));
+  const redisPort = await freePort();
+  const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  processes.push(() => redis.kill('SIGKILL'));
+  const db = new URL(mongoUrl);
+  db.pathname = `/chat_interop_${randomBytes(6).toString('hex')}`;
+  const nodeArgs = ['--adapter', 'redis', '--redis-url', `redis://127.0.0.1:${redisPort}`, '--database-url', db.toString()];
+  const env = { JWT_SECRET: randomBytes(32).toString('hex') };
+  const nodes = [];
+  for (let i = 0; i < 2; i++) {
+    // Redis may still be starting: a node that cannot reach it exits, so try again.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        nodes.push(await startChatServer(nodeArgs, env));
+        break;
+      } catch (e) {
+        if (attempt > 20) throw e;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    processes.push(nodes[i].stop);
+  }
+  // deploy/nginx.conf itself, with these nodes and a free port.
+  const port = await freePort();
+  const upstream = nodes.map((n) => `        server ${new URL(n.base).host};`).join('\n');
+  const conf = readFileSync(join(here, '..', 'deploy', 'nginx.conf'), 'utf8')
+    .replace(/(upstream chat_nodes \{\n\s*hash [^\n]*\n)(?:\s*server [^\n]*\n)+/, `$1${upstream}\n`)
+    .replace(/listen \d+;/, `listen 127.0.0.1:${port};`)
+    .replace('events {}', `pid ${join(dir, 'nginx.pid')};\nerror_log ${join(dir, 'error.log')};\nevents {}`)
+    .replace('http {', `http {\n    access_log off;`);
+  assert.ok(conf.includes(upstream), 'the upstream block of deploy/nginx.conf was found');
+  writeFileSync(join(dir, 'nginx.conf'), conf);
+  const nginx = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log'), '-g', 'daemon off;'], { stdio: 'ignore' });
+  processes.push(() => nginx.kill('SIGTERM'));
+  await listening(port);
+  base = `http://127.0.0.1:${port}`;
+
+  // Find two client addresses that the hash sends to different nodes.
+  const seen = new Map();
+  for (let last = 2; last < 60 && seen.size < 2; last++) {
+    const localAddress = `127.0.0.${last}`;
+    const node = await new Promise((resolve, reject) => {
+      get(`${base}${api.HEALTH_PATH}`, { agent: new Agent({ localAddress }) }, (res) => {
+        res.resume();
+        resolve(res.headers['x-chat-node']);
+      }).on('error', reject);
+    });
+    if (!seen.has(node)) seen.set(node, localAddress);
+  }
+  assert.equal(seen.size, 2, 'two client addresses reach two nodes');
+  [addrA, addrB] = [...seen.values()];
+});
+
+after(() => {
+  for (const stop of processes.reverse()) stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+for (const transport of ['websocket', 'polling']) {
+  test(`${transport} through nginx: clients on two nodes share a room and find each other`, { skip }, async () => {
+    const [ann, bob] = [await newUser(base), await newUser(base)];
+    const room = `nginx-${transport}`;
+    const from = (localAddress) => ({ agent: new Agent({ localAddress, keepAlive: true }) });
+    const a = connect(base, { transports: [transport], auth: { token: ann.token }, query: { room }, ...from(addrA) });
+    const b = connect(base, { transports: [transport], auth: { token: bob.token }, query: { room }, ...from(addrB) });
+    try {
+      await Promise.all([once(a, 'connect'), once(b, 'connect')]);
+      const text = `across nodes over ${transport}`;
+      const mine = (m) => m.message === text;
+      const [echo, seenByBob, ack] = await Promise.all([
+        once(a, ev.CHAT_MESSAGE, mine),
+        once(b, ev.CHAT_MESSAGE, mine),
+        a.timeout(WAIT_MS).emitWithAck(ev.CHAT_MESSAGE, text),
+      ]);
+      assert.equal(ack.success, true);
+      assert.equal(echo.id, ack.id);
+      assert.equal(seenByBob.username, ann.username);
+      const info = await a.timeout(WAIT_MS).emitWithAck(ev.USER_INFO, b.id);
+      assert.deepEqual(info, { socketId: b.id, rooms: [room], user: { username: bob.username } });
+    } finally {
+      a.disconnect();
+      b.disconnect();
+    }
+  });
+}

@@ -1,0 +1,220 @@
+//! Several real `chat-server` processes behind one adapter backend (a Redis of the test's own,
+//! or the MongoDB test server) and one MongoDB store (a fresh database per test).
+
+use std::{
+    io::{BufRead, BufReader},
+    net::SocketAddr,
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use tempfile::TempDir;
+use tokio::time::{Instant, sleep};
+
+use super::{
+    Client,
+    mongo::{TestDb, free_port},
+    random_u64,
+};
+
+/// The shared JWT secret every node of a test cluster uses.
+const JWT_SECRET: &str = "cluster-test-secret-0123456789abcdef0123456789abcdef";
+
+/// The adapter a cluster runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Redis,
+    Mongodb,
+}
+
+/// A `redis-server` of one test's own on a loopback port, without persistence.
+pub struct OwnRedis {
+    pub port: u16,
+    child: Child,
+}
+
+impl OwnRedis {
+    pub fn start() -> Self {
+        Self::start_on(free_port())
+    }
+
+    /// Starts it on `port` and waits until it answers (a restart reuses the port).
+    pub fn start_on(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH (scripts/install-test-deps.sh installs it)");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "redis-server did not open port {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { port, child }
+    }
+
+    /// Kills it (SIGKILL: what a crash looks like to the nodes).
+    pub fn kill(mut self) -> u16 {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.port
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One `chat-server` process; a [`Client`] of it by deref.
+pub struct Node {
+    client: Client,
+    child: Child,
+    /// Everything it wrote to stderr so far, line by line.
+    pub log: Arc<Mutex<Vec<String>>>,
+    _data_dir: TempDir,
+}
+
+impl Node {
+    /// Starts the binary with `args` (after the fixed `--host/--port/--data-dir`) and waits for
+    /// its "listening on" line.
+    pub async fn start(args: &[String]) -> Self {
+        let data_dir = tempfile::tempdir().expect("data dir");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
+            .args(["--host", "127.0.0.1", "--port", "0", "--data-dir"])
+            .arg(data_dir.path())
+            .args(args)
+            .env("JWT_SECRET", JWT_SECRET)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start chat-server");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().expect("piped stderr");
+        let lines = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let addr = loop {
+            let found = log.lock().unwrap_or_else(|p| p.into_inner()).iter().find_map(|l| {
+                let rest = l.split("listening on http://").nth(1)?;
+                rest.split_whitespace().next()?.parse::<SocketAddr>().ok()
+            });
+            if let Some(addr) = found {
+                break addr;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "chat-server exited with {status}: {:?}",
+                    log.lock().unwrap_or_else(|p| p.into_inner())
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chat-server did not start: {:?}",
+                log.lock().map(|l| l.clone())
+            );
+            sleep(Duration::from_millis(20)).await;
+        };
+        Self { client: Client::new(addr), child, log, _data_dir: data_dir }
+    }
+
+    /// SIGKILL: the node dies mid-traffic, nothing flushed.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The lines of its log that contain `text`.
+    pub fn log_lines(&self, text: &str) -> Vec<String> {
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|l| l.contains(text))
+            .cloned()
+            .collect()
+    }
+}
+
+impl std::ops::Deref for Node {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// N nodes on one adapter backend and one store.
+pub struct Cluster {
+    pub nodes: Vec<Node>,
+    /// The test's own Redis (`Backend::Redis`), `None` while a test has it stopped.
+    pub redis: Option<OwnRedis>,
+    redis_port: u16,
+    pub backend: Backend,
+    db: TestDb,
+    prefix: String,
+    /// More flags for every node.
+    extra: Vec<String>,
+}
+
+impl Cluster {
+    /// Starts `n` nodes; `None` when the MongoDB tests are skipped (no test server).
+    pub async fn start(backend: Backend, n: usize) -> Option<Self> {
+        Self::start_with(backend, n, &[]).await
+    }
+
+    /// Like [`Self::start`], every node with the `chat-server` flags `extra` too.
+    pub async fn start_with(backend: Backend, n: usize, extra: &[&str]) -> Option<Self> {
+        let db = TestDb::fresh()?;
+        let redis = (backend == Backend::Redis).then(OwnRedis::start);
+        let redis_port = redis.as_ref().map_or(0, |r| r.port);
+        let prefix = format!("chat-test-{:x}", random_u64());
+        let extra = extra.iter().map(|a| a.to_string()).collect();
+        let mut cluster = Cluster { nodes: Vec::new(), redis, redis_port, backend, db, prefix, extra };
+        for _ in 0..n {
+            cluster.add_node().await;
+        }
+        Some(cluster)
+    }
+
+    /// The flags every node of this cluster runs with.
+    pub fn node_args(&self) -> Vec<String> {
+        let adapter = match self.backend {
+            Backend::Redis => vec![
+                "redis".to_owned(),
+                "--redis-url".into(),
+                format!("redis://127.0.0.1:{}", self.redis_port),
+            ],
+            Backend::Mongodb => vec!["mongodb".to_owned()],
+        };
+        ["--no-rate-limits", "--database-url", &self.db.url, "--adapter-prefix", &self.prefix, "--adapter"]
+            .map(str::to_owned)
+            .into_iter()
+            .chain(adapter)
+            .chain(self.extra.iter().cloned())
+            .collect()
+    }
+
+    /// Starts one more node.
+    pub async fn add_node(&mut self) -> &Node {
+        let node = Node::start(&self.node_args()).await;
+        self.nodes.push(node);
+        self.nodes.last().expect("just pushed")
+    }
+}
