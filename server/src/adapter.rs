@@ -60,6 +60,8 @@ pub enum AdapterKind {
 pub const STREAM_BUFFER: usize = 16 * 1024;
 /// Longest wait for one Redis command (a publish, a subscription).
 const REDIS_COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest wait for a MongoDB server to answer one of the adapter's calls.
+const MONGO_CALL_TIMEOUT: Duration = Duration::from_secs(2);
 /// Reconnect delays to Redis: from 100 ms, doubling, at most 2 s, forever.
 const REDIS_RECONNECT_MIN_MS: u32 = 100;
 const REDIS_RECONNECT_MAX_MS: u32 = 2_000;
@@ -230,13 +232,38 @@ impl MongoDriver {
     /// A malformed URL, or MongoDB unreachable.
     pub async fn connect(url: &str, prefix: &str, status: Arc<AdapterStatus>) -> Result<Self, AdapterError> {
         let error = |e: mongodb::error::Error| AdapterError::Mongo(format!("{}: {e}", redact_url(url)));
-        let options = mongodb::options::ClientOptions::parse(url).await.map_err(error)?;
+        let mut options = mongodb::options::ClientOptions::parse(url).await.map_err(error)?;
+        // The driver waits 30 s for a server by default: a broadcast during an outage must fail
+        // fast instead (it is then delivered on this node only).
+        options.server_selection_timeout = Some(MONGO_CALL_TIMEOUT);
+        options.connect_timeout = Some(MONGO_CALL_TIMEOUT);
         let name = options.default_database.clone().unwrap_or_else(|| DEFAULT_DB.to_owned());
         let db = mongodb::Client::with_options(options).map_err(error)?.database(&name);
         let config = mongo_config(prefix);
-        let inner =
-            MongoDbDriver::new(db, &config.collection, &config.expiration_strategy).await.map_err(error)?;
+        let inner = MongoDbDriver::new(db.clone(), &config.collection, &config.expiration_strategy)
+            .await
+            .map_err(error)?;
+        tokio::spawn(watch_recovery(db, status.clone()));
         Ok(Self { inner, status })
+    }
+}
+
+/// While the adapter's MongoDB is marked down, pings it every second, so a node that only
+/// receives (it publishes nothing that could succeed) still sees the recovery.
+async fn watch_recovery(db: mongodb::Database, status: Arc<AdapterStatus>) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        every.tick().await;
+        if status.is_up() {
+            continue;
+        }
+        let ping =
+            tokio::time::timeout(MONGO_CALL_TIMEOUT, db.run_command(mongodb::bson::doc! { "ping": 1 }));
+        match ping.await {
+            Ok(Ok(_)) => status.up(),
+            Ok(Err(e)) => tracing::debug!("adapter ping: {e}"),
+            Err(_) => tracing::debug!("adapter ping timed out"),
+        }
     }
 }
 
@@ -248,7 +275,7 @@ pub fn mongo_config(prefix: &str) -> MongoDbAdapterConfig {
         .with_collection(format!("{prefix}-adapter"))
         .with_hb_interval(Duration::from_secs(2))
         .with_hb_timeout(Duration::from_secs(6))
-        .with_request_timeout(REDIS_COMMAND_TIMEOUT)
+        .with_request_timeout(MONGO_CALL_TIMEOUT)
 }
 
 impl MongoDriverTrait for MongoDriver {

@@ -18,6 +18,7 @@ use harness::{
     NOTICE, QUIET, SioClient, WAIT, assert_seamless,
     cluster::{Backend, Cluster, OwnRedis},
     eventually,
+    mongo::OwnServer,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -392,4 +393,49 @@ fn an_adapter_without_a_shared_store_or_its_backend_stops_start_up_with_one_line
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
     assert!(stderr.contains("cannot reach Redis at redis://:***@127.0.0.1"), "{stderr}");
     assert!(!stderr.contains("secret-pw"), "the password is not shown: {stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mongodb_restart_local_delivery_goes_on_and_cross_node_delivery_resumes() {
+    if !harness::mongo::own_servers_allowed() {
+        return;
+    }
+    let (dir, port) = (tempfile::tempdir().expect("tempdir"), harness::mongo::free_port());
+    let mongo = OwnServer::start(port, dir.path());
+    let cluster =
+        Cluster::start_on(Backend::Mongodb, 2, &mongo.url, None, &["--store-timeout-ms", "1500"]).await;
+    let (alice, bob) = (cluster.nodes[0].user("alice").await, cluster.nodes[1].user("bob").await);
+    let mut a = cluster.nodes[0].connect_user(&alice, Some("outage")).await;
+    let mut b = cluster.nodes[1].connect_user(&bob, Some("outage")).await;
+    time_until_delivered(&a, &mut b, WAIT).await;
+
+    drop(mongo);
+    // The store and the adapter are gone: each node still delivers to its own sockets, and
+    // the acks say nothing was stored.
+    while a.try_next_args(events::CHAT_MESSAGE, QUIET).await.is_some() {}
+    for i in 0..3 {
+        let text = format!("local {i}");
+        let ack = a.emit_with_ack(events::CHAT_MESSAGE, json!(text), Duration::from_secs(10)).await;
+        assert_eq!(ack["success"], json!(false), "{ack}");
+        let mut seen = a.next_message().await;
+        while seen.message != text {
+            seen = a.next_message().await;
+        }
+    }
+    let node0 = &cluster.nodes[0];
+    let down = node0.get(api::READY_PATH).await;
+    assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", down.body);
+    assert_eq!(node0.log_lines("adapter backend unreachable").len(), 1, "logged once");
+
+    let mongo = OwnServer::start(port, dir.path());
+    let resumed = time_until_delivered(&a, &mut b, Duration::from_secs(30)).await;
+    eprintln!("cross-node delivery resumed {resumed:?} after MongoDB was back");
+    for node in &cluster.nodes {
+        eventually("readyz 200 again", Duration::from_secs(10), || async {
+            (node.get(api::READY_PATH).await.status == StatusCode::OK).then_some(())
+        })
+        .await;
+    }
+    drop(cluster);
+    drop(mongo);
 }

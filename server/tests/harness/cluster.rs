@@ -167,7 +167,10 @@ pub struct Cluster {
     pub redis: Option<OwnRedis>,
     redis_port: u16,
     pub backend: Backend,
-    db: TestDb,
+    /// The store's (and the MongoDB adapter's) database.
+    db_url: String,
+    /// Dropped with the cluster, when it is the test server's.
+    _db: Option<TestDb>,
     prefix: String,
     /// More flags for every node.
     extra: Vec<String>,
@@ -182,15 +185,28 @@ impl Cluster {
     /// Like [`Self::start`], every node with the `chat-server` flags `extra` too.
     pub async fn start_with(backend: Backend, n: usize, extra: &[&str]) -> Option<Self> {
         let db = TestDb::fresh()?;
+        Some(Self::start_on(backend, n, &db.url.clone(), Some(db), extra).await)
+    }
+
+    /// `n` nodes storing in the MongoDB database `db_url` (a server of the test's own).
+    pub async fn start_on(
+        backend: Backend,
+        n: usize,
+        db_url: &str,
+        db: Option<TestDb>,
+        extra: &[&str],
+    ) -> Self {
         let redis = (backend == Backend::Redis).then(OwnRedis::start);
         let redis_port = redis.as_ref().map_or(0, |r| r.port);
         let prefix = format!("chat-test-{:x}", random_u64());
         let extra = extra.iter().map(|a| a.to_string()).collect();
-        let mut cluster = Cluster { nodes: Vec::new(), redis, redis_port, backend, db, prefix, extra };
+        let (db_url, _db) = (db_url.to_owned(), db);
+        let mut cluster =
+            Cluster { nodes: Vec::new(), redis, redis_port, backend, db_url, _db, prefix, extra };
         for _ in 0..n {
             cluster.add_node().await;
         }
-        Some(cluster)
+        cluster
     }
 
     /// The flags every node of this cluster runs with.
@@ -203,7 +219,7 @@ impl Cluster {
             ],
             Backend::Mongodb => vec!["mongodb".to_owned()],
         };
-        ["--no-rate-limits", "--database-url", &self.db.url, "--adapter-prefix", &self.prefix, "--adapter"]
+        ["--no-rate-limits", "--database-url", &self.db_url, "--adapter-prefix", &self.prefix, "--adapter"]
             .map(str::to_owned)
             .into_iter()
             .chain(adapter)
