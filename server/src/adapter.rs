@@ -16,11 +16,14 @@
 //!   [`crate::socket::history`]), so every node keeps serving its own sockets.
 
 use std::{
-    collections::BTreeSet,
+    collections::{BTreeSet, HashSet, VecDeque},
+    hash::{BuildHasher, RandomState},
+    pin::Pin,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
     },
+    task::{Context, Poll},
     time::Duration,
 };
 
@@ -30,6 +33,7 @@ use fred::{
     prelude::{Builder, Config as FredConfig, ReconnectPolicy},
     types::RespVersion,
 };
+use futures_util::Stream;
 use socketioxide_core::Uid;
 use socketioxide_mongodb::{
     MongoDbAdapterConfig,
@@ -267,6 +271,48 @@ async fn watch_recovery(db: mongodb::Database, status: Arc<AdapterStatus>) {
     }
 }
 
+/// Requests remembered by [`OnceEach`]: far more than can be in flight around one resume.
+const REMEMBERED_REQUESTS: usize = 4096;
+
+/// The adapter's change stream with each request passed on once. A change stream resumes after
+/// a failed `getMore` from its last resume token, and a server may send the events since then
+/// again (SecantusDB did, under load: the same broadcast reached a room twice). Every request
+/// carries a random id in its payload, so equal payloads are the same request.
+pub struct OnceEach<S> {
+    events: S,
+    seen: HashSet<u64>,
+    order: VecDeque<u64>,
+    hasher: RandomState,
+}
+
+impl<S, E> Stream for OnceEach<S>
+where
+    S: Stream<Item = Result<Item, E>> + Unpin,
+{
+    type Item = Result<Item, E>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            let item = match Pin::new(&mut self.events).poll_next(cx) {
+                Poll::Ready(Some(Ok(item))) => item,
+                other => return other,
+            };
+            let key = self.hasher.hash_one((item.origin.as_str(), &item.data));
+            if !self.seen.insert(key) {
+                tracing::debug!("adapter request delivered twice by the change stream: dropped");
+                continue;
+            }
+            self.order.push_back(key);
+            if self.order.len() > REMEMBERED_REQUESTS
+                && let Some(old) = self.order.pop_front()
+            {
+                self.seen.remove(&old);
+            }
+            return Poll::Ready(Some(Ok(item)));
+        }
+    }
+}
+
 /// Heartbeats every 2 s and a node given up after 6 s, so a crashed node holds up requests
 /// (`user.info`, room lists) for seconds, not the default minute.
 /// The documents live in the collection `<prefix>-adapter`.
@@ -280,10 +326,11 @@ pub fn mongo_config(prefix: &str) -> MongoDbAdapterConfig {
 
 impl MongoDriverTrait for MongoDriver {
     type Error = <MongoDbDriver as MongoDriverTrait>::Error;
-    type EvStream = <MongoDbDriver as MongoDriverTrait>::EvStream;
+    type EvStream = OnceEach<<MongoDbDriver as MongoDriverTrait>::EvStream>;
 
     async fn watch(&self, server_id: Uid, ns: &str) -> Result<Self::EvStream, Self::Error> {
-        report(&self.status, self.inner.watch(server_id, ns).await)
+        let events = report(&self.status, self.inner.watch(server_id, ns).await)?;
+        Ok(OnceEach { events, seen: HashSet::new(), order: VecDeque::new(), hasher: RandomState::new() })
     }
 
     async fn emit(&self, data: &Item) -> Result<(), Self::Error> {
@@ -335,4 +382,44 @@ fn report<T, E: std::fmt::Display>(status: &AdapterStatus, result: Result<T, E>)
         Err(e) => status.down(e),
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+    use socketioxide_mongodb::drivers::ItemHeader;
+
+    use super::*;
+
+    fn item(origin: Uid, data: &[u8]) -> Result<Item, ()> {
+        Ok(Item {
+            header: ItemHeader::Req { target: None },
+            ns: "/".into(),
+            origin,
+            data: data.to_vec(),
+            created_at: None,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_change_stream_passes_each_request_on_once() {
+        let (a, b) = (Uid::new(), Uid::new());
+        let events =
+            futures_util::stream::iter([item(a, b"1"), item(a, b"2"), item(a, b"1"), item(b, b"1"), Err(())]);
+        let once =
+            OnceEach { events, seen: HashSet::new(), order: VecDeque::new(), hasher: RandomState::new() };
+        let got: Vec<_> = once.map(|r| r.map(|i| (i.origin, i.data))).collect().await;
+        assert_eq!(got, [Ok((a, b"1".to_vec())), Ok((a, b"2".to_vec())), Ok((b, b"1".to_vec())), Err(())]);
+    }
+
+    #[test]
+    fn the_status_follows_the_last_call() {
+        let status = AdapterStatus::new(AdapterKind::Redis);
+        assert!(status.is_up());
+        status.down(&"refused");
+        status.down(&"refused again");
+        assert!(!status.is_up());
+        status.up();
+        assert!(status.is_up());
+    }
 }

@@ -47,8 +47,10 @@ use event::{Cx, Job, JobReceiver, listen};
 pub const SID_ROOM_PREFIX: &str = "sid:";
 /// Prefix of the room that names a socket's user by id.
 pub const USER_ROOM_PREFIX: &str = "user:";
-/// Events queued per socket before further ones are refused (the rate limit keeps it short).
-const INBOX_CAPACITY: usize = 256;
+/// Events queued per socket before further ones are refused as too many (the rate limit keeps
+/// it short; under `--no-rate-limits` a load test may fill it). tokio's channel allocates its
+/// slots as they fill, so an idle socket does not pay for the capacity.
+const INBOX_CAPACITY: usize = 1024;
 
 /// What the auth middleware learned about a socket, kept in its extensions.
 pub struct Session<A: Adapter> {
