@@ -14,6 +14,9 @@
 //! - **Outages.** [`AdapterStatus`] logs each outage once (down, then back up), and `/readyz`
 //!   reads it. A broadcast whose publish failed is re-sent to this node's sockets (see
 //!   [`crate::socket::history`]), so every node keeps serving its own sockets.
+//! - **MongoDB.** The driver waits 30 s for a server by default (calls here give up after 2 s),
+//!   a resumed change stream may send events again ([`OnceEach`] drops the copies), and a node
+//!   that only receives learns of the recovery by pinging.
 
 use std::{
     collections::{BTreeSet, HashSet, VecDeque},
@@ -21,7 +24,7 @@ use std::{
     pin::Pin,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     task::{Context, Poll},
     time::Duration,
@@ -60,6 +63,15 @@ pub enum AdapterKind {
     Mongodb,
 }
 
+impl std::fmt::Display for AdapterKind {
+    /// The name `--adapter` takes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use clap::ValueEnum;
+        let value = self.to_possible_value().ok_or(std::fmt::Error)?;
+        f.write_str(value.get_name())
+    }
+}
+
 /// Messages buffered between the backend and the adapter before any would be dropped.
 pub const STREAM_BUFFER: usize = 16 * 1024;
 /// Longest wait for one Redis command (a publish, a subscription).
@@ -73,7 +85,7 @@ const REDIS_RECONNECT_MAX_MS: u32 = 2_000;
 /// Why the adapter could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum AdapterError {
-    #[error("--adapter {0:?} needs a store all nodes share: set DATABASE_URL to a mongodb:// URL")]
+    #[error("--adapter {0} needs a store all nodes share: set DATABASE_URL to a mongodb:// URL")]
     NeedsSharedStore(AdapterKind),
     #[error("--adapter redis needs --redis-url (or REDIS_URL)")]
     NoRedisUrl,
@@ -87,15 +99,36 @@ pub enum AdapterError {
 
 /// Whether the adapter's backend is reachable, as `/readyz` reports it. Each change is logged
 /// once, not once per failed call.
+///
+/// Calls overlap: one that started before a failure may succeed after it. Such a stale
+/// success must not end the outage (it would be logged again at the next failure), so a
+/// success counts only if no failure was recorded since its call began ([`Self::begin`]).
 #[derive(Debug)]
 pub struct AdapterStatus {
     kind: AdapterKind,
     up: AtomicBool,
+    /// Failures recorded so far.
+    failures: AtomicU64,
 }
 
 impl AdapterStatus {
     pub fn new(kind: AdapterKind) -> Self {
-        Self { kind, up: AtomicBool::new(true) }
+        Self { kind, up: AtomicBool::new(true), failures: AtomicU64::new(0) }
+    }
+
+    /// Marks the start of a call whose outcome goes to [`Self::report`].
+    pub fn begin(&self) -> u64 {
+        self.failures.load(Ordering::Acquire)
+    }
+
+    /// Records the outcome of a call begun at `begun`, and passes it on.
+    pub fn report<T, E: std::fmt::Display>(&self, begun: u64, result: Result<T, E>) -> Result<T, E> {
+        match &result {
+            Ok(_) if self.failures.load(Ordering::Acquire) == begun => self.up(),
+            Ok(_) => {}
+            Err(e) => self.down(e),
+        }
+        result
     }
 
     pub fn kind(&self) -> AdapterKind {
@@ -107,7 +140,8 @@ impl AdapterStatus {
         self.up.load(Ordering::Relaxed)
     }
 
-    /// Records a successful call; logs the recovery if the backend was down.
+    /// Records that the backend answers (a reconnect, or a call that began after the last
+    /// failure); logs the recovery if it was down.
     pub fn up(&self) {
         if !self.up.swap(true, Ordering::Relaxed) {
             tracing::warn!(adapter = ?self.kind, "adapter backend reachable again: cross-node delivery resumes");
@@ -116,6 +150,7 @@ impl AdapterStatus {
 
     /// Records a failure; logs the outage if the backend was up.
     pub fn down(&self, reason: &dyn std::fmt::Display) {
+        self.failures.fetch_add(1, Ordering::AcqRel);
         if self.up.swap(false, Ordering::Relaxed) {
             tracing::error!(
                 adapter = ?self.kind,
@@ -154,6 +189,8 @@ impl RedisDriver {
                 c.internal_command_timeout = REDIS_COMMAND_TIMEOUT;
                 c.unresponsive.max_timeout = Some(REDIS_COMMAND_TIMEOUT);
                 c.unresponsive.interval = REDIS_COMMAND_TIMEOUT / 4;
+                // One try: a publish that failed is delivered on this node instead, at once.
+                c.max_command_attempts = 1;
             })
             .set_policy(ReconnectPolicy::new_exponential(
                 0,
@@ -193,22 +230,20 @@ impl RedisDriver {
             async { Ok(()) }
         });
     }
-
-    fn report<T, E: std::fmt::Display>(&self, result: Result<T, E>) -> Result<T, E> {
-        report(&self.status, result)
-    }
 }
 
 impl Driver for RedisDriver {
     type Error = <FredDriver as Driver>::Error;
 
     async fn publish(&self, chan: String, val: Vec<u8>) -> Result<(), Self::Error> {
-        self.report(self.inner.publish(chan, val).await)
+        let begun = self.status.begin();
+        self.status.report(begun, self.inner.publish(chan, val).await)
     }
 
     async fn subscribe(&self, chan: String, size: usize) -> Result<MessageStream<ChanItem>, Self::Error> {
         self.channels.lock().unwrap_or_else(|p| p.into_inner()).insert(chan.clone());
-        self.report(self.inner.subscribe(chan, size).await)
+        let begun = self.status.begin();
+        self.status.report(begun, self.inner.subscribe(chan, size).await)
     }
 
     async fn unsubscribe(&self, chan: String) -> Result<(), Self::Error> {
@@ -217,7 +252,8 @@ impl Driver for RedisDriver {
     }
 
     async fn num_serv(&self, chan: &str) -> Result<u16, Self::Error> {
-        self.report(self.inner.num_serv(chan).await)
+        let begun = self.status.begin();
+        self.status.report(begun, self.inner.num_serv(chan).await)
     }
 }
 
@@ -314,7 +350,9 @@ where
 }
 
 /// Heartbeats every 2 s and a node given up after 6 s, so a crashed node holds up requests
-/// (`user.info`, room lists) for seconds, not the default minute.
+/// (`user.info`, room lists) for seconds, not the default minute. A request waits up to 2 s
+/// for the other nodes' answers (a lookup of an unknown socket takes that long: the adapter
+/// waits for every node).
 /// The documents live in the collection `<prefix>-adapter`.
 pub fn mongo_config(prefix: &str) -> MongoDbAdapterConfig {
     MongoDbAdapterConfig::new()
@@ -329,12 +367,14 @@ impl MongoDriverTrait for MongoDriver {
     type EvStream = OnceEach<<MongoDbDriver as MongoDriverTrait>::EvStream>;
 
     async fn watch(&self, server_id: Uid, ns: &str) -> Result<Self::EvStream, Self::Error> {
-        let events = report(&self.status, self.inner.watch(server_id, ns).await)?;
+        let begun = self.status.begin();
+        let events = self.status.report(begun, self.inner.watch(server_id, ns).await)?;
         Ok(OnceEach { events, seen: HashSet::new(), order: VecDeque::new(), hasher: RandomState::new() })
     }
 
     async fn emit(&self, data: &Item) -> Result<(), Self::Error> {
-        report(&self.status, self.inner.emit(data).await)
+        let begun = self.status.begin();
+        self.status.report(begun, self.inner.emit(data).await)
     }
 }
 
@@ -375,15 +415,6 @@ impl Backend {
     }
 }
 
-/// Passes `result` on after telling `status` whether the backend answered.
-fn report<T, E: std::fmt::Display>(status: &AdapterStatus, result: Result<T, E>) -> Result<T, E> {
-    match &result {
-        Ok(_) => status.up(),
-        Err(e) => status.down(e),
-    }
-    result
-}
-
 #[cfg(test)]
 mod tests {
     use futures_util::StreamExt;
@@ -413,13 +444,15 @@ mod tests {
     }
 
     #[test]
-    fn the_status_follows_the_last_call() {
+    fn a_success_that_began_before_a_failure_does_not_end_the_outage() {
         let status = AdapterStatus::new(AdapterKind::Redis);
         assert!(status.is_up());
+        let stale = status.begin();
         status.down(&"refused");
-        status.down(&"refused again");
-        assert!(!status.is_up());
-        status.up();
+        assert_eq!(status.report(stale, Ok::<_, String>(())), Ok(()));
+        assert!(!status.is_up(), "a call from before the failure proves nothing");
+        let fresh = status.begin();
+        status.report(fresh, Ok::<_, String>(())).unwrap();
         assert!(status.is_up());
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! Passwords are hashed with argon2id; bcrypt hashes written by the Node backend still
 //! verify, so its users can log in after a move. Tokens are HS256 JWTs whose `sub` is the
-//! user id, the algorithm pinned and `exp` required, the same shape the Node backend signs.
+//! user id, the same shape the Node backend signs: the algorithm is pinned, `exp` required,
+//! and every registered time claim checked with [`CLOCK_LEEWAY`] (`exp` past, `nbf` ahead,
+//! `iat` in the future: each refuses the token).
 
 use std::{
     collections::HashMap,
@@ -74,12 +76,20 @@ fn random_hex(len: usize) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// JWT claims: the Node backend signs `{sub, iat, exp}` too.
+/// Clock difference tolerated on every time claim, in seconds (nodes' and the Node backend's
+/// clocks are NTP-synced, not equal).
+pub const CLOCK_LEEWAY: u64 = 30;
+
+/// JWT claims: the Node backend signs `{sub, iat, exp}` too; `nbf` is honoured when present.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,
-    pub iat: u64,
+    /// Seconds since the epoch (RFC 7519 NumericDate), like `exp` and `nbf`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
     pub exp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
 }
 
 /// Signs and checks login tokens with one secret.
@@ -94,7 +104,9 @@ impl Tokens {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.algorithms = vec![Algorithm::HS256];
         validation.set_required_spec_claims(&["exp", "sub"]);
-        validation.leeway = 5;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.leeway = CLOCK_LEEWAY;
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
@@ -105,14 +117,22 @@ impl Tokens {
     /// A token for `user_id`, valid for [`TOKEN_TTL`].
     pub fn issue(&self, user_id: &str) -> Result<String, AuthError> {
         let now = jsonwebtoken::get_current_timestamp();
-        let claims = Claims { sub: user_id.to_string(), iat: now, exp: now + TOKEN_TTL.as_secs() };
+        let claims =
+            Claims { sub: user_id.to_string(), iat: Some(now), exp: now + TOKEN_TTL.as_secs(), nbf: None };
         Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
     }
 
     /// The user id of a valid token; `None` for anything forged, expired, malformed or signed
     /// with another algorithm (the caller reports all of these the same way).
     pub fn verify(&self, token: &str) -> Option<String> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok().map(|t| t.claims.sub)
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?.claims;
+        // jsonwebtoken checks `exp` and `nbf`; a token issued in the future is forged or from a
+        // clock that cannot be trusted either.
+        let now = jsonwebtoken::get_current_timestamp();
+        if claims.iat.is_some_and(|iat| iat > now + CLOCK_LEEWAY) {
+            return None;
+        }
+        Some(claims.sub)
     }
 }
 
@@ -154,8 +174,8 @@ fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
     fs::rename(&tmp, path)
 }
 
-/// Counts failed logins per key (a username, a client address) in a fixed window and
-/// refuses further attempts once `max` is reached, until the window ends.
+/// Counts login attempts that did not succeed per key (a username, a client address) in a
+/// fixed window and refuses further attempts once `max` is reached, until the window ends.
 pub struct FailureThrottle {
     max: u32,
     window: Duration,
@@ -169,20 +189,32 @@ impl FailureThrottle {
         Self { max, window, capacity, entries: Mutex::new(HashMap::new()) }
     }
 
-    /// `Err(retry_after)` while `key` is locked out.
-    pub fn check(&self, key: &str) -> Result<(), Duration> {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        match entries.get(key) {
-            Some(&(count, start)) if count >= self.max => {
-                let elapsed = start.elapsed();
-                if elapsed < self.window { Err(self.window - elapsed) } else { Ok(()) }
+    /// Counts one attempt for `key` as a failure now, before it is known to fail, so that
+    /// concurrent attempts cannot all pass; [`Self::release`] takes it back on success.
+    ///
+    /// # Errors
+    /// `Err(retry_after)` while `key` is locked out (nothing is counted then).
+    pub fn reserve(&self, key: &str) -> Result<(), Duration> {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(&(count, start)) = entries.get(key) {
+            let elapsed = start.elapsed();
+            if count >= self.max && elapsed < self.window {
+                return Err(self.window - elapsed);
             }
-            _ => Ok(()),
+        }
+        self.count(&mut entries, key);
+        Ok(())
+    }
+
+    /// Takes back one attempt reserved with [`Self::reserve`].
+    pub fn release(&self, key: &str) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(entry) = entries.get_mut(key) {
+            entry.0 = entry.0.saturating_sub(1);
         }
     }
 
-    pub fn record_failure(&self, key: &str) {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+    fn count(&self, entries: &mut HashMap<String, (u32, Instant)>, key: &str) {
         let now = Instant::now();
         if entries.len() >= self.capacity && !entries.contains_key(key) {
             let window = self.window;
@@ -243,13 +275,34 @@ mod tests {
         let secret = [9u8; 32];
         let tokens = Tokens::new(&secret);
         let key = EncodingKey::from_secret(&secret);
-        let expired = Claims { sub: "u".into(), iat: 1, exp: 2 };
+        let expired = Claims { sub: "u".into(), iat: Some(1), exp: 2, nbf: None };
         let t = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &expired, &key).unwrap();
         assert_eq!(tokens.verify(&t), None);
         let now = jsonwebtoken::get_current_timestamp();
-        let fresh = Claims { sub: "u".into(), iat: now, exp: now + 60 };
+        let fresh = Claims { sub: "u".into(), iat: Some(now), exp: now + 60, nbf: None };
         let hs512 = jsonwebtoken::encode(&Header::new(Algorithm::HS512), &fresh, &key).unwrap();
         assert_eq!(tokens.verify(&hs512), None);
+    }
+
+    #[test]
+    fn every_time_claim_is_checked_with_a_small_leeway() {
+        let secret = [5u8; 32];
+        let (tokens, key) = (Tokens::new(&secret), EncodingKey::from_secret(&secret));
+        let sign =
+            |claims: &Claims| jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &key).unwrap();
+        let now = jsonwebtoken::get_current_timestamp();
+        let exp = now + 3600;
+        let hour = 3600;
+        let cases = [
+            (Claims { sub: "u".into(), iat: Some(now), exp, nbf: Some(now + hour) }, None),
+            (Claims { sub: "u".into(), iat: Some(now + hour), exp, nbf: None }, None),
+            (Claims { sub: "u".into(), iat: Some(now), exp: now - hour, nbf: None }, None),
+            (Claims { sub: "u".into(), iat: Some(now + 10), exp, nbf: Some(now + 10) }, Some("u")),
+            (Claims { sub: "u".into(), iat: None, exp, nbf: None }, Some("u")),
+        ];
+        for (claims, expected) in cases {
+            assert_eq!(tokens.verify(&sign(&claims)).as_deref(), expected, "{claims:?}");
+        }
     }
 
     #[test]
@@ -265,26 +318,36 @@ mod tests {
     }
 
     #[test]
-    fn throttle_locks_out_after_max_failures_and_resets() {
+    fn throttle_locks_out_after_max_attempts_and_resets() {
         let t = FailureThrottle::new(3, Duration::from_secs(60), 100);
         for _ in 0..3 {
-            assert!(t.check("ann").is_ok());
-            t.record_failure("ann");
+            assert!(t.reserve("ann").is_ok());
         }
-        let retry = t.check("ann").unwrap_err();
+        let retry = t.reserve("ann").unwrap_err();
         assert!(retry <= Duration::from_secs(60) && retry > Duration::from_secs(50));
-        assert!(t.check("bob").is_ok());
+        assert!(t.reserve("bob").is_ok());
         t.reset("ann");
-        assert!(t.check("ann").is_ok());
+        assert!(t.reserve("ann").is_ok());
+    }
+
+    #[test]
+    fn a_released_reservation_does_not_count() {
+        let t = FailureThrottle::new(2, Duration::from_secs(60), 100);
+        for _ in 0..10 {
+            t.reserve("ann").unwrap();
+            t.release("ann");
+        }
+        assert!(t.reserve("ann").is_ok() && t.reserve("ann").is_ok());
+        assert!(t.reserve("ann").is_err(), "two unreleased attempts lock the key");
     }
 
     #[test]
     fn throttle_memory_is_bounded() {
         let t = FailureThrottle::new(1, Duration::from_secs(60), 10);
         for i in 0..100 {
-            t.record_failure(&format!("user{i}"));
+            t.reserve(&format!("user{i}")).unwrap();
         }
         assert!(t.entries.lock().unwrap().len() <= 10);
-        assert!(t.check("user99").is_err());
+        assert!(t.reserve("user99").is_err());
     }
 }

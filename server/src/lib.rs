@@ -24,6 +24,7 @@ use socketioxide_core::adapter::DefinedAdapter;
 use socketioxide_mongodb::{CustomMongoDbAdapter, MongoDbAdapterCtr};
 use socketioxide_redis::{CustomRedisAdapter, RedisAdapterCtr};
 use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -53,6 +54,9 @@ pub enum ServerError {
 
 /// Messages waiting to be written before senders wait for the store.
 const WRITE_QUEUE: usize = 16 * 1024;
+/// Longest wait at shutdown for the tasks that handle or finish client events (a write
+/// stalled on an unreachable store gives up after `--store-timeout-ms` anyway).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How often idle rate-limiter entries are dropped.
 const LIMITER_SWEEP: Duration = Duration::from_secs(60);
 
@@ -97,17 +101,24 @@ impl Server {
             .await
             .map_err(|e| auth::AuthError::Hash(e.to_string()))??;
         let (writer, writer_task) = MessageWriter::spawn(store.clone(), WRITE_QUEUE);
+        let tasks = TaskTracker::new();
+        let shutdown = CancellationToken::new();
         let state = AppState {
-            history: Arc::new(match backend {
-                Backend::Local => History::local(store.clone(), writer.clone(), config.history),
-                _ => History::shared(store.clone(), writer.clone(), config.history),
-            }),
+            history: Arc::new(History::new(
+                store.clone(),
+                writer.clone(),
+                config.history,
+                !matches!(backend, Backend::Local),
+                tasks.clone(),
+            )),
             limits: Arc::new(Limits::new(&config)),
             tokens: Arc::new(auth::Tokens::new(&secret)),
             dummy_hash: dummy_hash.into(),
             store,
             writer,
             adapter,
+            tasks,
+            shutdown,
             config,
         };
         Ok(Self { state, writer_task, backend })
@@ -204,10 +215,18 @@ impl Serving {
                 tracing::debug!("could not set TCP_NODELAY: {e}");
             }
         });
-        let closing_io = io.clone();
+        let (closing_io, closing) = (io.clone(), state.clone());
         let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 shutdown.await;
+                // Finish what clients sent so far (later events are refused), while the
+                // namespace still exists for their broadcasts; then disconnect everyone.
+                tracing::info!("shutting down: finishing client events");
+                closing.shutdown.cancel();
+                closing.tasks.close();
+                if tokio::time::timeout(SHUTDOWN_GRACE, closing.tasks.wait()).await.is_err() {
+                    tracing::warn!("{} tasks still running after {SHUTDOWN_GRACE:?}", closing.tasks.len());
+                }
                 tracing::info!("shutting down: disconnecting clients");
                 closing_io.close().await;
             })

@@ -9,6 +9,7 @@ use std::{
 };
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     adapter::AdapterStatus,
@@ -36,6 +37,11 @@ pub struct AppState {
     pub dummy_hash: Arc<str>,
     /// Whether the adapter's backend (Redis, MongoDB) answers; always up for the local one.
     pub adapter: Arc<AdapterStatus>,
+    /// Every task that handles a client's events or finishes one (socket workers, acks that
+    /// wait for the store): shutdown waits for them before it closes the store.
+    pub tasks: TaskTracker,
+    /// Cancelled when shutdown begins: workers finish what is queued, new events are refused.
+    pub shutdown: CancellationToken,
 }
 
 /// Rate and connection limits shared by all clients. Each is `None` under `--no-rate-limits`.

@@ -124,13 +124,20 @@ async fn join_leave_and_user_info_work_across_nodes(backend: Backend) {
     let info =
         |rooms: &[&str]| json!({"socketId": b_sid, "rooms": rooms, "user": {"username": bob.username}});
 
-    // user.info of a socket on the other node: the same answer as on its own node.
-    let remote = a.emit_with_ack(events::USER_INFO, json!(b.sid), WAIT).await;
-    assert_eq!(remote, info(&["public"]));
+    // user.info of a socket on the other node: the same answer as on its own node (a loaded
+    // test MongoDB may need more than one request timeout: ask until it answers).
+    let lookup = async |expected: Value| {
+        eventually("a remote user.info", Duration::from_secs(15), || async {
+            let got = a.emit_with_ack(events::USER_INFO, json!(b_sid), Duration::from_secs(10)).await;
+            (got == expected).then_some(got)
+        })
+        .await
+    };
+    let remote = lookup(info(&["public"])).await;
     assert_eq!(b.emit_with_ack(events::USER_INFO, json!(b.sid), WAIT).await, remote);
 
     assert_eq!(b.emit_with_ack(events::CHAT_JOIN, json!("side"), WAIT).await["success"], json!(true));
-    assert_eq!(a.emit_with_ack(events::USER_INFO, json!(b.sid), WAIT).await, info(&["public", "side"]));
+    lookup(info(&["public", "side"])).await;
     assert_eq!(a.emit_with_ack(events::CHAT_JOIN, json!("side"), WAIT).await["success"], json!(true));
     let ack =
         a.emit_with_ack(events::CHAT_MESSAGE, json!({"room": "side", "message": "to side"}), WAIT).await;
@@ -139,15 +146,15 @@ async fn join_leave_and_user_info_work_across_nodes(backend: Backend) {
     assert_eq!((m.room.as_str(), m.message.as_str()), ("side", "to side"));
 
     assert_eq!(b.emit_with_ack(events::CHAT_LEAVE, json!("side"), WAIT).await["success"], json!(true));
-    assert_eq!(a.emit_with_ack(events::USER_INFO, json!(b.sid), WAIT).await, info(&["public"]));
+    lookup(info(&["public"])).await;
     a.emit_with_ack(events::CHAT_MESSAGE, json!({"room": "side", "message": "after leave"}), WAIT).await;
     while a.next_message().await.message != "after leave" {}
     b.expect_no_event(events::CHAT_MESSAGE, QUIET).await;
 
-    // Unknown and departed sockets answer null, promptly.
+    // Unknown and departed sockets answer null, within the adapter's request timeout (2 s).
     let started = Instant::now();
     assert_eq!(a.emit_with_ack(events::USER_INFO, json!("no-such-socket"), WAIT).await, Value::Null);
-    assert!(started.elapsed() < Duration::from_secs(3), "unknown id took {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(4), "unknown id took {:?}", started.elapsed());
     let gone = b.sid.clone();
     b.disconnect().await;
     eventually("a departed socket answers null", WAIT, || async {
@@ -313,7 +320,11 @@ async fn redis_restart_local_delivery_goes_on_and_cross_node_delivery_resumes() 
     let port = cluster.redis.take().expect("the cluster's Redis").kill();
     // While Redis is down each node still serves its own sockets, and says so once.
     for i in 0..5 {
-        let id = a.send(&format!("local {i}")).await;
+        // The publish fails after the Redis command timeout (2 s), then goes out locally.
+        let ack =
+            a.emit_with_ack(events::CHAT_MESSAGE, json!(format!("local {i}")), Duration::from_secs(10)).await;
+        assert_eq!(ack["success"], json!(true), "stored though Redis is down: {ack}");
+        let id = ack["id"].as_str().expect("id").to_owned();
         let mut seen = a.next_message().await;
         while seen.message.starts_with("probe") {
             seen = a.next_message().await;
@@ -383,7 +394,7 @@ fn an_adapter_without_a_shared_store_or_its_backend_stops_start_up_with_one_line
         let (status, stderr) = run_to_exit(&["--adapter", adapter, "--redis-url", "redis://127.0.0.1:1"]);
         assert!(!status.success(), "{adapter} on SQLite started");
         assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
-        assert!(stderr.contains("needs a store all nodes share"), "{stderr}");
+        assert!(stderr.contains(&format!("--adapter {adapter} needs a store all nodes share")), "{stderr}");
     }
     let (status, stderr) = run_to_exit(&["--adapter", "redis", "--database-url", "mongodb://127.0.0.1:1/x"]);
     assert!(!status.success());

@@ -106,11 +106,37 @@ async fn malformed_bodies_are_400_json_errors() {
             assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path} {body:?}: {r:?}");
             assert!(r.error().starts_with(errors::INVALID_BODY), "{path} {body:?}: {r:?}");
         }
-        // Without a JSON content type: still a client error with a JSON {error} body.
-        let r = send(s.http().post(s.url(path)).body(r#"{"username":"ann","password":"x"}"#)).await;
-        assert!(r.status.is_client_error(), "{path} as text/plain: {r:?}");
-        assert!(!r.error().is_empty());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signup_and_login_take_only_json_bodies_so_no_html_form_can_post_them() {
+    let s = TestServer::start(&["--no-rate-limits"]).await;
+    let user = s.user("formed").await;
+    let body = json!({"username": user.username, "password": PASSWORD}).to_string();
+    let fresh = json!({"username": unique_name("form"), "password": PASSWORD}).to_string();
+    for (path, body) in [(api::LOGIN_PATH, &body), (api::SIGNUP_PATH, &fresh)] {
+        // What an HTML form (or no header at all) sends: refused before anything happens.
+        for content_type in [Some("text/plain"), Some("application/x-www-form-urlencoded"), None] {
+            let mut request = s.http().post(s.url(path)).body(body.clone());
+            if let Some(content_type) = content_type {
+                request = request.header(CONTENT_TYPE, content_type);
+            }
+            let r = send(request).await;
+            assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{path} as {content_type:?}: {r:?}");
+            assert_eq!(r.error(), errors::JSON_REQUIRED);
+        }
+    }
+    let login = send(
+        s.http()
+            .post(s.url(api::LOGIN_PATH))
+            .header(CONTENT_TYPE, "Application/JSON; charset=utf-8")
+            .body(body),
+    )
+    .await;
+    assert_eq!(login.status, StatusCode::OK, "a JSON content type with parameters is JSON: {login:?}");
+    let signup = s.post_json(api::SIGNUP_PATH, &serde_json::from_str(&fresh).unwrap()).await;
+    assert_eq!(signup.status, StatusCode::CREATED, "the refused form signup created no account: {signup:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -230,6 +256,24 @@ async fn failed_logins_are_throttled_per_username() {
     assert!((1..=900).contains(&blocked.retry_after()), "{blocked:?}");
     // Another name from the same fresh address is not affected.
     assert_eq!(login(5, &other, PASSWORD).await.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_guesses_cannot_race_past_the_login_throttle() {
+    let s = TestServer::start(&["--max-failed-logins", "3", "--http-requests-per-minute", "1000"]).await;
+    let victim = unique_name("raced");
+    assert_eq!(s.signup(&victim, PASSWORD).await.status, StatusCode::CREATED);
+    // 30 wrong guesses at once, each from an address of its own: only 3 may be checked.
+    let guesses = (0..30u8).map(|i| {
+        let req = http_client(Some(loopback(10 + i)))
+            .post(s.url(api::LOGIN_PATH))
+            .json(&json!({"username": victim, "password": format!("guess number {i}")}));
+        send(req)
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let checked = answers.iter().filter(|r| r.status == StatusCode::UNAUTHORIZED).count();
+    let throttled = answers.iter().filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!((checked, throttled), (3, 27), "{answers:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

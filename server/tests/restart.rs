@@ -2,6 +2,8 @@
 
 mod harness;
 
+use std::time::Duration;
+
 use harness::{PASSWORD, QUIET, TestServer, WAIT};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -48,6 +50,59 @@ async fn users_messages_and_tokens_survive_a_restart() {
 
     let new_id = again.send("after the restart").await;
     assert!(!ids.contains(&new_id.as_str()), "message ids stay unique across restarts");
+    again.disconnect().await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_in_the_middle_of_a_burst_stores_every_acked_message() {
+    const BURST: usize = 2000;
+    let s = TestServer::start(&["--no-rate-limits"]).await;
+    let alice = s.user("burst").await;
+    let mut raw = s.connect_raw(&alice.token, "burst", None).await.expect("raw connect");
+    for i in 0..BURST {
+        raw.send_text(&format!(r#"42{i}["chat.message","m{i}"]"#)).await;
+    }
+    // SIGTERM's path once the first acks are back, while the server is still in the burst.
+    let mut packets = Vec::new();
+    let deadline = std::time::Instant::now() + WAIT;
+    while packets.iter().filter(|p: &&String| p.starts_with('3')).count() < 20 {
+        assert!(std::time::Instant::now() < deadline, "no acks for the burst: {packets:?}");
+        packets.extend(raw.packets_until_closed(Duration::from_millis(20)).await);
+    }
+    let stopping = tokio::spawn(s.stop());
+    packets.extend(raw.packets_until_closed(Duration::from_secs(20)).await);
+    let dir = stopping.await.expect("stop");
+    let (mut acked, mut refused) = (Vec::new(), 0);
+    for packet in packets {
+        let Some(rest) = packet.strip_prefix('3') else { continue };
+        let start = rest.find('[').expect("ack args");
+        let ack: Vec<serde_json::Value> = serde_json::from_str(&rest[start..]).expect("ack json");
+        match ack[0]["success"].as_bool() {
+            Some(true) => acked.push(ack[0]["id"].as_str().expect("id").to_owned()),
+            _ => refused += 1,
+        }
+    }
+    eprintln!(
+        "of {BURST}: {} acked, {refused} refused, {} unanswered",
+        acked.len(),
+        BURST - acked.len() - refused
+    );
+    assert!(acked.len() < BURST, "the shutdown came in the middle of the burst");
+    // Everything was written before the shutdown began, so the server read it all: each
+    // message was either acked (stored) or refused, none left without an answer.
+    assert_eq!(acked.len() + refused, BURST, "messages dropped without an answer");
+
+    let s = TestServer::start_in(dir, &["--no-rate-limits", "--history", &BURST.to_string()]).await;
+    let mut again = s.connect(&alice.token, Some("burst")).await.expect("reconnect");
+    let mut stored = Vec::new();
+    while let Some(args) = again.try_next_args(events::CHAT_MESSAGE, QUIET).await {
+        stored.push(serde_json::from_value::<ChatMessage>(args[0].clone()).expect("message").id);
+    }
+    let unique: std::collections::HashSet<&String> = stored.iter().collect();
+    assert_eq!(unique.len(), stored.len(), "a message stored twice");
+    let missing: Vec<&String> = acked.iter().filter(|id| !unique.contains(id)).collect();
+    assert!(missing.is_empty(), "{} acked messages are not in history", missing.len());
     again.disconnect().await;
     s.stop().await;
 }

@@ -19,8 +19,11 @@ const SECRET: &str = "a test secret of more than thirty-two bytes";
 
 fn mint(secret: &str, alg: Algorithm, sub: &str, expires_in: i64) -> String {
     let now = chrono::Utc::now().timestamp();
-    let claims = json!({"sub": sub, "iat": now, "exp": now + expires_in});
-    jsonwebtoken::encode(&Header::new(alg), &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+    sign(secret, alg, &json!({"sub": sub, "iat": now, "exp": now + expires_in}))
+}
+
+fn sign(secret: &str, alg: Algorithm, claims: &Value) -> String {
+    jsonwebtoken::encode(&Header::new(alg), claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
 }
 
 fn failed(error: &str) -> Value {
@@ -61,7 +64,15 @@ async fn bad_tokens_are_refused_as_invalid() {
     s.connect(&minted, None).await.expect("a token minted with the server's secret").disconnect().await;
 
     let payload = minted.split('.').nth(1).unwrap();
+    let (now, hour) = (chrono::Utc::now().timestamp(), 3600);
+    let timed = |claims: Value| sign(SECRET, Algorithm::HS256, &claims);
     let bad = [
+        (
+            "nbf an hour ahead",
+            timed(json!({"sub": user.id, "iat": now, "exp": now + hour, "nbf": now + hour})),
+        ),
+        ("iat an hour ahead", timed(json!({"sub": user.id, "iat": now + hour, "exp": now + 2 * hour}))),
+        ("no exp", timed(json!({"sub": user.id, "iat": now}))),
         ("garbage", "not.a.jwt".to_owned()),
         ("forged signature", mint("some other secret of enough length!!", Algorithm::HS256, &user.id, 3600)),
         ("expired", mint(SECRET, Algorithm::HS256, &user.id, -3600)),

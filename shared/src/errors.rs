@@ -34,6 +34,9 @@ pub fn not_in_room(room: &str) -> String {
     format!("You are not in room {room}")
 }
 
+/// HTTP signup and login: a body whose `Content-Type` is not `application/json` (a plain HTML
+/// form on any web page could otherwise create accounts or log in cross-site).
+pub const JSON_REQUIRED: &str = "Request body must be application/json";
 /// HTTP: username or password missing, mistyped or out of bounds (the detail follows).
 pub const INVALID_BODY: &str = "Request body must be JSON {username, password}";
 /// HTTP signup: the username exists already.

@@ -22,6 +22,8 @@ pub enum ApiError {
     NotFound(&'static str),
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    #[error("{}", errors::JSON_REQUIRED)]
+    UnsupportedMediaType,
     #[error("{message}")]
     TooManyRequests { message: &'static str, retry_after: Duration },
     #[error("{}", errors::SERVICE_UNAVAILABLE)]
@@ -37,6 +39,7 @@ impl ApiError {
             Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -6,7 +6,7 @@ use axum::{
     Json, Router,
     body::Bytes,
     extract::{ConnectInfo, Path, State, rejection::BytesRejection},
-    http::StatusCode,
+    http::{HeaderMap, StatusCode, header},
     routing::{get, post},
 };
 use shared::{
@@ -15,7 +15,10 @@ use shared::{
 };
 
 use super::error::ApiError;
-use crate::{auth, state::AppState};
+use crate::{
+    auth::{self, FailureThrottle},
+    state::AppState,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -26,9 +29,10 @@ pub fn router() -> Router<AppState> {
 
 async fn signup(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<SignupResponse>), ApiError> {
-    let creds = credentials(body, state.config.max_body_bytes)?;
+    let creds = credentials(&headers, body, state.config.max_body_bytes)?;
     validate::username(&creds.username).map_err(ApiError::BadRequest)?;
     validate::password(&creds.password).map_err(ApiError::BadRequest)?;
     let hash = blocking(move || auth::hash_password(&creds.password)).await?.map_err(internal)?;
@@ -40,9 +44,10 @@ async fn signup(
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<LoginResponse>, ApiError> {
-    let Credentials { username, password } = credentials(body, state.config.max_body_bytes)?;
+    let Credentials { username, password } = credentials(&headers, body, state.config.max_body_bytes)?;
     if username.is_empty() || password.is_empty() {
         return Err(ApiError::BadRequest(errors::INVALID_BODY.into()));
     }
@@ -51,22 +56,39 @@ async fn login(
     // Each throttle with the key it counts (both `None` under --no-rate-limits).
     let throttles = [(&limits.failed_logins_by_user, &username), (&limits.failed_logins_by_addr, &addr)];
     let throttles = throttles.iter().filter_map(|(t, key)| t.as_ref().map(|t| (t, key.as_str())));
-    for (throttle, key) in throttles.clone() {
-        if let Err(retry_after) = throttle.check(key) {
+    // Each attempt counts as a failure before the password is checked, so concurrent guesses
+    // cannot all pass the check; a success takes its count back.
+    let mut reserved: Vec<(&FailureThrottle, &str)> = Vec::new();
+    for (throttle, key) in throttles {
+        if let Err(retry_after) = throttle.reserve(key) {
+            for (throttle, key) in reserved {
+                throttle.release(key);
+            }
             return Err(ApiError::TooManyRequests { message: errors::TOO_MANY_ATTEMPTS, retry_after });
         }
+        reserved.push((throttle, key));
     }
-    let user = state.store.user_by_name(&username).await?;
+    let user = state.store.user_by_name(&username).await;
+    let user = match user {
+        Ok(user) => user,
+        Err(e) => {
+            // Not the password's fault: the attempt does not count.
+            for (throttle, key) in reserved {
+                throttle.release(key);
+            }
+            return Err(e.into());
+        }
+    };
     // Unknown users are checked against a dummy hash so both failures take equally long.
     let hash = user.as_ref().map_or_else(|| state.dummy_hash.to_string(), |u| u.password_hash.clone());
     let verified = blocking(move || auth::verify_password(&password, &hash)).await?;
     let Some(user) = user.filter(|_| verified) else {
-        for (throttle, key) in throttles {
-            throttle.record_failure(key);
-        }
         tracing::info!(user = %username, %addr, "login failed");
         return Err(ApiError::InvalidCredentials);
     };
+    for (throttle, key) in reserved {
+        throttle.release(key);
+    }
     if let Some(t) = &limits.failed_logins_by_user {
         t.reset(&username);
     }
@@ -81,8 +103,21 @@ async fn user(State(state): State<AppState>, Path(id): Path<String>) -> Result<J
     }
 }
 
-/// Parses `{username, password}`, turning every way a body can be wrong into a 400 or 413.
-fn credentials(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Credentials, ApiError> {
+/// Parses `{username, password}`, turning every way a body can be wrong into a 400, 413 or
+/// 415 (a body that does not say it is JSON: what a cross-site HTML form sends).
+fn credentials(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<Credentials, ApiError> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
     let body = body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(limit),
         _ => ApiError::BadRequest(errors::INVALID_BODY.into()),

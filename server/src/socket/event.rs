@@ -142,6 +142,9 @@ impl<A: Adapter, E: ClientEvent> MessageHandler<A, Queued> for Inbox<E> {
         let Ok(ack) = AckSender::from_message_parts(&s, &mut v, &ack_id);
         let socket = SocketRef::from(s);
         let Some(session) = socket.extensions.get::<Arc<Session<A>>>() else { return };
+        if session.shutting_down() {
+            return reply(&socket, ack, Err::<E::Ack, _>(errors::SERVICE_UNAVAILABLE.to_string()));
+        }
         if !session.allow_event() {
             return reply(&socket, ack, Err::<E::Ack, _>(errors::RATE_LIMITED.to_string()));
         }
@@ -163,7 +166,7 @@ async fn run<E: ClientEvent, A: Adapter>(cx: Arc<Cx<A>>, args: Result<E::Args, S
         Answer::Now(outcome) => reply(&cx.socket, ack, outcome),
         Answer::Later(finish) => {
             let socket = cx.socket.clone();
-            tokio::spawn(async move { reply(&socket, ack, finish.await) });
+            cx.state.tasks.spawn(async move { reply(&socket, ack, finish.await) });
         }
     }
 }

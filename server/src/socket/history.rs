@@ -1,14 +1,14 @@
 //! Room history kept in step with the broadcasts, so a socket that joins a room gets the
 //! last N messages and then every live one, with no gap and no duplicate between the two.
 //!
-//! **One node** ([`History::local`]). Each room has a log of its last N messages behind an
+//! **One node**. Each room has a log of its last N messages behind an
 //! async mutex. Publishing a message (queue the write, append to the log, broadcast) and joining
 //! a room (join, replay the log) each happen under that lock, so every message lands either in
 //! the replay or in the live stream of a joining socket, never both and never neither. The log
 //! is filled from the store on first use, after the writer has flushed, so it also covers
 //! writes still in flight. The broadcast does not wait for the store.
 //!
-//! **Several nodes** ([`History::shared`]). Other nodes' messages reach this node's sockets
+//! **Several nodes**. Other nodes' messages reach this node's sockets
 //! through the adapter, past any log kept here, so the store is the one history:
 //! - a node broadcasts a message only once the store has it (or has failed it), so whatever a
 //!   socket missed before joining is in the store by then;
@@ -34,6 +34,7 @@ use serde::Serialize;
 use shared::{events, payload::ChatMessage};
 use socketioxide::{BroadcastError, SendError, SocketError, SocketIo, adapter::Adapter, extract::SocketRef};
 use tokio::sync::{Mutex as AsyncMutex, oneshot};
+use tokio_util::task::TaskTracker;
 
 use crate::store::{
     Message, Store, StoreError,
@@ -66,17 +67,22 @@ pub struct History {
     rooms: Option<RoomLogs>,
     /// Set while writes fail, so broadcasts on several nodes stop waiting for the store.
     store_failing: AtomicBool,
+    /// Where broadcasts waiting for the store run (several nodes), so shutdown waits for them.
+    tasks: TaskTracker,
 }
 
 impl History {
-    /// History for a single node: per-room logs in memory (see the module docs).
-    pub fn local(store: Arc<dyn Store>, writer: MessageWriter, len: usize) -> Self {
-        Self { store, writer, len, rooms: Some(Mutex::default()), store_failing: AtomicBool::new(false) }
-    }
-
-    /// History for one of several nodes sharing the store (see the module docs).
-    pub fn shared(store: Arc<dyn Store>, writer: MessageWriter, len: usize) -> Self {
-        Self { store, writer, len, rooms: None, store_failing: AtomicBool::new(false) }
+    /// History for a single node (`shared: false`: per-room logs in memory) or for one of
+    /// several nodes sharing the store (see the module docs). `tasks` tracks what it spawns.
+    pub fn new(
+        store: Arc<dyn Store>,
+        writer: MessageWriter,
+        len: usize,
+        shared: bool,
+        tasks: TaskTracker,
+    ) -> Self {
+        let rooms = (!shared).then(Mutex::default);
+        Self { store, writer, len, rooms, store_failing: AtomicBool::new(false), tasks }
     }
 
     fn log(&self, rooms: &RoomLogs, room: &str) -> Arc<AsyncMutex<RoomLog>> {
@@ -155,7 +161,7 @@ impl History {
         // Known to fail: not worth a timeout's wait before every live message.
         let wait_for_store = !self.store_failing.load(Ordering::Relaxed);
         let io = io.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             // `Ok`: the write's outcome, known before the broadcast; `Err`: still pending.
             let early = if wait_for_store { Ok(written(stored).await) } else { Err(stored) };
             if let Some(previous) = previous {

@@ -39,6 +39,7 @@ use socketioxide::{
 };
 use socketioxide_core::adapter::DefinedAdapter;
 use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
 
 use crate::state::{AppState, ConnectionSlot};
 use event::{Cx, Job, JobReceiver, listen};
@@ -68,6 +69,8 @@ pub struct Session<A: Adapter> {
     closed: Notify,
     /// Keeps this socket's messages in order while they wait for the store (several nodes).
     pub order: history::SenderOrder,
+    /// The server's shutdown: events that arrive after it began are refused.
+    shutdown: CancellationToken,
     /// Released when the socket is dropped.
     _slot: Option<ConnectionSlot>,
 }
@@ -92,8 +95,14 @@ impl<A: Adapter> Session<A> {
             inbox_rx: Mutex::new(Some(inbox_rx)),
             closed: Notify::new(),
             order: history::SenderOrder::default(),
+            shutdown: state.shutdown.clone(),
             _slot: slot,
         }
+    }
+
+    /// `true` once the server has begun to shut down.
+    fn shutting_down(&self) -> bool {
+        self.shutdown.is_cancelled()
     }
 
     /// `false` when this socket has used up its event rate (messages, joins, lookups).
@@ -134,19 +143,32 @@ async fn on_connect<A: Adapter>(
     Extension(session): Extension<Arc<Session<A>>>,
 ) {
     tracing::info!(sid = %socket.id, user = %session.username, room = %session.home_room, addr = ?session.addr, "connected");
-    socket.join(vec![
-        format!("{SID_ROOM_PREFIX}{}", socket.id),
-        format!("{USER_ROOM_PREFIX}{}", session.user_id),
-    ]);
-    let cx = Arc::new(Cx { socket, io, state, session });
-    let home_room = cx.session.home_room.clone();
-    rooms::enter(&cx, &home_room).await;
-    let Some(inbox) = cx.session.inbox_rx.lock().unwrap_or_else(|p| p.into_inner()).take() else { return };
-    run_worker(cx, inbox).await;
+    // Tracked from the start, so that shutdown waits for it (or it sees the shutdown begun,
+    // and stays away from a namespace about to close).
+    let tasks = state.tasks.clone();
+    tasks
+        .track_future(async move {
+            if state.shutdown.is_cancelled() {
+                return;
+            }
+            socket.join(vec![
+                format!("{SID_ROOM_PREFIX}{}", socket.id),
+                format!("{USER_ROOM_PREFIX}{}", session.user_id),
+            ]);
+            let cx = Arc::new(Cx { socket, io, state, session });
+            let home_room = cx.session.home_room.clone();
+            rooms::enter(&cx, &home_room).await;
+            let Some(inbox) = cx.session.inbox_rx.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+                return;
+            };
+            run_worker(cx, inbox).await;
+        })
+        .await;
 }
 
-/// Runs a socket's queued events in order until it disconnects.
+/// Runs a socket's queued events in order until it disconnects or the server shuts down.
 async fn run_worker<A: Adapter>(cx: Arc<Cx<A>>, mut inbox: JobReceiver<A>) {
+    let shutdown = cx.state.shutdown.clone();
     loop {
         tokio::select! {
             biased;
@@ -154,14 +176,13 @@ async fn run_worker<A: Adapter>(cx: Arc<Cx<A>>, mut inbox: JobReceiver<A>) {
                 Some(job) => job(cx.clone()).await,
                 None => break,
             },
-            () = cx.session.closed.notified() => {
-                // Events read before the disconnect are still handled: nothing is lost.
-                while let Ok(job) = inbox.try_recv() {
-                    job(cx.clone()).await;
-                }
-                break;
-            }
+            () = cx.session.closed.notified() => break,
+            () = shutdown.cancelled() => break,
         }
+    }
+    // Events read before the disconnect or the shutdown are still handled: nothing is lost.
+    while let Ok(job) = inbox.try_recv() {
+        job(cx.clone()).await;
     }
 }
 

@@ -692,6 +692,21 @@ impl RawClient {
         ack["id"].as_str().expect("ack id").to_owned()
     }
 
+    /// Every Socket.IO packet (queued ones first) until the server closes the connection or
+    /// `within` passes.
+    pub async fn packets_until_closed(&mut self, within: Duration) -> Vec<String> {
+        let mut packets: Vec<String> = self.pending.drain(..).collect();
+        let deadline = Instant::now() + within;
+        loop {
+            match self.read_frame(deadline.saturating_duration_since(Instant::now())).await {
+                Frame::Socket(p) if p == "1" => return packets,
+                Frame::Socket(p) => packets.push(p),
+                Frame::Closed | Frame::Timeout => return packets,
+                Frame::Engine(_) | Frame::Binary => {}
+            }
+        }
+    }
+
     /// True once the server has closed the connection (Engine.IO or websocket close, or a
     /// Socket.IO DISCONNECT), false if it is still open after `within`.
     pub async fn closed_within(&mut self, within: Duration) -> bool {
