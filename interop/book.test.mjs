@@ -8,6 +8,9 @@
 // own socket id, minus that id.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WAIT_MS, connect, here, newUser, once, startChatServer, startProcess } from './harness.mjs';
 import { defaults, ev, notices } from './shared.mjs';
@@ -95,6 +98,35 @@ for (const [name, start] of Object.entries(servers)) {
       assert.deepEqual(await listRooms(c), ['dev', defaults.ROOM]);
 
       for (const s of [a, b, c]) s.disconnect();
+    });
+
+    test('chat-tui --plain signs up, logs in and talks to the room', async () => {
+      // The classic protocol's signup answer may carry no id (the book's answers {username}).
+      const bin = process.env.CHAT_TUI_BIN ?? join(here, '..', 'target', 'debug', 'chat-tui');
+      const home = mkdtempSync(join(tmpdir(), 'chat-tui-home-'));
+      const listener = await newUser(server.base);
+      const l = connect(server.base, { auth: { token: listener.token } });
+      const lines = transcript(l);
+      await once(l, 'connect');
+      const username = `tui_${process.pid}_${Date.now() % 100000}`;
+      const tui = spawn(bin, ['--server', server.base, '--user', username, '--signup', '--plain'], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: { ...process.env, CHAT_PASSWORD: 'interop-password', HOME: home, XDG_CONFIG_HOME: join(home, 'config'), XDG_STATE_HOME: join(home, 'state') },
+      });
+      let stderr = '';
+      tui.stderr.on('data', (d) => (stderr += d));
+      try {
+        await seen(lines, systemLine(username, defaults.ROOM), `chat-tui's join notice (stderr: ${stderr})`);
+        tui.stdin.write('hello from chat-tui\n');
+        await seen(lines, chatLine(username, 'hello from chat-tui', defaults.ROOM), 'the line chat-tui sent');
+        tui.stdin.end();
+        const code = await new Promise((resolve) => tui.on('exit', resolve));
+        assert.equal(code, 0, `chat-tui exit status (stderr: ${stderr})`);
+      } finally {
+        tui.kill();
+        l.disconnect();
+        rmSync(home, { recursive: true, force: true });
+      }
     });
   });
 }

@@ -78,6 +78,8 @@ io.on('connection', (socket) => {
   enter(socket, home);
 
   socket.on(ev.CHAT_MESSAGE, (...args) => {
+    // An ack callback comes last when the client asked for one; this backend never answers it.
+    if (typeof args.at(-1) === 'function') args.pop();
     const [room, message] = args.length >= 2 ? args : [home, args[0]];
     if (typeof room !== 'string' || typeof message !== 'string' || !socket.rooms.has(room)) {
       return socket.emit(ev.ERROR, { message: errors.MESSAGE_INVALID });
