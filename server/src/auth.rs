@@ -238,6 +238,43 @@ impl FailureThrottle {
     }
 }
 
+/// One login attempt reserved on every throttle that applies. Dropping it takes the attempt
+/// back (success, or a failure that was not the password's: the store, a panic); only
+/// [`Attempt::failed`] lets it count.
+pub struct Attempt<'a> {
+    reserved: Vec<(&'a FailureThrottle, &'a str)>,
+}
+
+impl<'a> Attempt<'a> {
+    /// Reserves the attempt on each `(throttle, key)`.
+    ///
+    /// # Errors
+    /// `Err(retry_after)` when a key is locked out; nothing stays reserved then.
+    pub fn reserve(
+        throttles: impl IntoIterator<Item = (&'a FailureThrottle, &'a str)>,
+    ) -> Result<Self, Duration> {
+        let mut attempt = Attempt { reserved: Vec::new() };
+        for (throttle, key) in throttles {
+            throttle.reserve(key)?;
+            attempt.reserved.push((throttle, key));
+        }
+        Ok(attempt)
+    }
+
+    /// The password was wrong: the attempt counts.
+    pub fn failed(mut self) {
+        self.reserved.clear();
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        for (throttle, key) in self.reserved.drain(..) {
+            throttle.release(key);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,6 +376,23 @@ mod tests {
         }
         assert!(t.reserve("ann").is_ok() && t.reserve("ann").is_ok());
         assert!(t.reserve("ann").is_err(), "two unreleased attempts lock the key");
+    }
+
+    #[test]
+    fn an_attempt_counts_only_when_it_failed() {
+        let (user, addr) = (
+            FailureThrottle::new(2, Duration::from_secs(60), 100),
+            FailureThrottle::new(2, Duration::from_secs(60), 100),
+        );
+        for _ in 0..5 {
+            drop(Attempt::reserve([(&user, "ann"), (&addr, "1.2.3.4")]).unwrap());
+        }
+        Attempt::reserve([(&user, "ann"), (&addr, "1.2.3.4")]).unwrap().failed();
+        Attempt::reserve([(&user, "ann"), (&addr, "5.6.7.8")]).unwrap().failed();
+        assert!(Attempt::reserve([(&user, "ann")]).is_err(), "two failures lock the name");
+        // A refused reservation leaves nothing reserved on the throttles before it.
+        assert!(Attempt::reserve([(&addr, "9.9.9.9"), (&user, "ann")]).is_err());
+        assert!(addr.reserve("9.9.9.9").is_ok() && addr.reserve("9.9.9.9").is_ok());
     }
 
     #[test]

@@ -16,7 +16,7 @@ use shared::{
 
 use super::error::ApiError;
 use crate::{
-    auth::{self, FailureThrottle},
+    auth::{self, Attempt},
     state::AppState,
 };
 
@@ -57,38 +57,21 @@ async fn login(
     let throttles = [(&limits.failed_logins_by_user, &username), (&limits.failed_logins_by_addr, &addr)];
     let throttles = throttles.iter().filter_map(|(t, key)| t.as_ref().map(|t| (t, key.as_str())));
     // Each attempt counts as a failure before the password is checked, so concurrent guesses
-    // cannot all pass the check; a success takes its count back.
-    let mut reserved: Vec<(&FailureThrottle, &str)> = Vec::new();
-    for (throttle, key) in throttles {
-        if let Err(retry_after) = throttle.reserve(key) {
-            for (throttle, key) in reserved {
-                throttle.release(key);
-            }
-            return Err(ApiError::TooManyRequests { message: errors::TOO_MANY_ATTEMPTS, retry_after });
-        }
-        reserved.push((throttle, key));
-    }
-    let user = state.store.user_by_name(&username).await;
-    let user = match user {
-        Ok(user) => user,
-        Err(e) => {
-            // Not the password's fault: the attempt does not count.
-            for (throttle, key) in reserved {
-                throttle.release(key);
-            }
-            return Err(e.into());
-        }
-    };
+    // cannot all pass the check; it is taken back unless the password turns out wrong.
+    let attempt = Attempt::reserve(throttles).map_err(|retry_after| ApiError::TooManyRequests {
+        message: errors::TOO_MANY_ATTEMPTS,
+        retry_after,
+    })?;
+    let user = state.store.user_by_name(&username).await?;
     // Unknown users are checked against a dummy hash so both failures take equally long.
     let hash = user.as_ref().map_or_else(|| state.dummy_hash.to_string(), |u| u.password_hash.clone());
     let verified = blocking(move || auth::verify_password(&password, &hash)).await?;
     let Some(user) = user.filter(|_| verified) else {
+        attempt.failed();
         tracing::info!(user = %username, %addr, "login failed");
         return Err(ApiError::InvalidCredentials);
     };
-    for (throttle, key) in reserved {
-        throttle.release(key);
-    }
+    drop(attempt);
     if let Some(t) = &limits.failed_logins_by_user {
         t.reset(&username);
     }
