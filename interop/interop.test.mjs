@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { WAIT_MS, connect as connectTo, newUser as newUserOf, once, startChatServer } from './harness.mjs';
-import { errorTexts, ev, errors } from './shared.mjs';
+import { defaults, errorTexts, ev, errors } from './shared.mjs';
 
 let server;
 let base;
@@ -60,6 +60,8 @@ for (const transport of ['websocket', 'polling']) {
       [undefined, errors.AUTH_NO_TOKEN],
       [{}, errors.AUTH_NO_TOKEN],
       [{ token: 'not-a-jwt' }, errors.AUTH_INVALID_TOKEN],
+      // Far above any real token: refused as invalid, not by closing the transport.
+      [{ token: 'x'.repeat(100_000) }, errors.AUTH_INVALID_TOKEN],
     ];
     for (const [auth, expected] of cases) {
       const s = connect({ transports: [transport], auth });
@@ -70,6 +72,24 @@ for (const transport of ['websocket', 'polling']) {
       } finally {
         s.disconnect();
       }
+    }
+  });
+
+  test(`${transport}: a message of 200 KiB gets a failing ack and an error event, the socket staying up`, async () => {
+    const ann = await newUser();
+    const a = connect({ transports: [transport], auth: { token: ann.token } });
+    try {
+      await once(a, 'connect');
+      const expected = errorTexts.messageTooLong({ max: defaults.MAX_MESSAGE_BYTES });
+      const err = once(a, ev.ERROR);
+      const ack = await a.timeout(WAIT_MS).emitWithAck(ev.CHAT_MESSAGE, 'x'.repeat(200 * 1024));
+      assert.deepEqual(ack, { success: false, error: expected });
+      assert.equal((await err).message, expected);
+      const ok = await a.timeout(WAIT_MS).emitWithAck(ev.CHAT_MESSAGE, 'after the big one');
+      assert.equal(ok.success, true);
+      assert.equal(a.connected, true);
+    } finally {
+      a.disconnect();
     }
   });
 }

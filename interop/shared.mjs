@@ -12,10 +12,17 @@ function rustConsts(file) {
   return Object.fromEntries([...src.matchAll(/pub const (\w+): &str = "([^"]*)";/g)].map((m) => [m[1], m[2]]));
 }
 
+/** `pub const NAME: usize = 1_000;` items of a shared/src file, as numbers. */
+function rustNumbers(file) {
+  const src = readFileSync(join(sharedSrc, file), 'utf8');
+  const items = [...src.matchAll(/pub const (\w+): usize = ([\d_]+);/g)];
+  return Object.fromEntries(items.map((m) => [m[1], Number(m[2].replaceAll('_', ''))]));
+}
+
 export const ev = rustConsts('events.rs');
 export const errors = rustConsts('errors.rs');
 export const api = rustConsts('api.rs');
-export const defaults = rustConsts('defaults.rs');
+export const defaults = { ...rustConsts('defaults.rs'), ...rustNumbers('defaults.rs') };
 
 /** `pub fn NAME(...) -> String { format!("...") }` of shared/src/notices.rs, as a JS function of
  * an object whose keys are the format's `{names}`. */
@@ -28,4 +35,7 @@ function rustFormat(file, name) {
 }
 
 export const notices = { userJoined: rustFormat('notices.rs', 'user_joined') };
-export const errorTexts = { notInRoom: rustFormat('errors.rs', 'not_in_room') };
+export const errorTexts = {
+  notInRoom: rustFormat('errors.rs', 'not_in_room'),
+  messageTooLong: rustFormat('errors.rs', 'message_too_long'),
+};

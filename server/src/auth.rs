@@ -122,9 +122,13 @@ impl Tokens {
         Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
     }
 
-    /// The user id of a valid token; `None` for anything forged, expired, malformed or signed
-    /// with another algorithm (the caller reports all of these the same way).
+    /// The user id of a valid token; `None` for anything forged, expired, malformed, longer than
+    /// [`shared::defaults::MAX_TOKEN_BYTES`] or signed with another algorithm (the caller
+    /// reports all of these the same way).
     pub fn verify(&self, token: &str) -> Option<String> {
+        if token.len() > shared::defaults::MAX_TOKEN_BYTES {
+            return None;
+        }
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?.claims;
         // jsonwebtoken checks `exp` and `nbf`; a token issued in the future is forged or from a
         // clock that cannot be trusted either.

@@ -51,8 +51,12 @@ pub struct Config {
     #[arg(long, env = "CHAT_MAX_BODY_BYTES", default_value_t = 16 * 1024)]
     pub max_body_bytes: usize,
 
-    /// Largest Socket.IO / Engine.IO packet a client may send, in bytes.
-    #[arg(long, env = "CHAT_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
+    /// Largest Engine.IO packet a client may send (a websocket message, a long-polling body), in
+    /// bytes. Larger ones close the connection: websocket close code 1009, HTTP 413 on
+    /// long-polling, and a warning naming the socket. The default is socket.io's own
+    /// (`maxHttpBufferSize`, 1 MB), so anything between `--max-message-bytes` and this still
+    /// gets an `error` event and a failing ack on a connection that stays up.
+    #[arg(long, env = "CHAT_MAX_FRAME_BYTES", default_value_t = shared::defaults::MAX_FRAME_BYTES)]
     pub max_frame_bytes: usize,
 
     /// Packets queued per socket before it counts as too slow and is disconnected (never a

@@ -1,5 +1,6 @@
 //! Socket.IO against a real server: handshake auth, `chat.message`, its validation and rate
-//! limit, the per-address connection cap, `user.info`, and malformed packets.
+//! limit, the per-address connection cap, `user.info`, malformed packets and packet size caps
+//! on both transports.
 
 mod harness;
 
@@ -13,7 +14,7 @@ use shared::{
     payload::{ChatMessage, MessageAck, RoomAck, UserInfo, UserSummary},
     validate,
 };
-use tokio::time::{Instant, sleep};
+use tokio::time::{Instant, sleep, timeout};
 
 const SECRET: &str = "a test secret of more than thirty-two bytes";
 
@@ -466,7 +467,8 @@ async fn protocol_garbage_and_oversized_frames_do_not_affect_other_clients() {
         let mut bad = s.connect_raw(&alice.token, defaults::ROOM, None).await.expect("raw connect");
         bad.send_text(frame).await;
         if frame == oversized {
-            assert!(bad.closed_within(WAIT).await, "a frame above --max-frame-bytes closes its connection");
+            let code = bad.close_code_within(WAIT).await;
+            assert_eq!(code, Some(1009), "a frame above --max-frame-bytes closes with 1009 (too big)");
         }
         let id = speaker.send(&format!("after garbage {i}")).await;
         assert_eq!(watcher.next_message().await.id, id, "after {:.40}", frame);
@@ -485,4 +487,91 @@ async fn protocol_garbage_and_oversized_frames_do_not_affect_other_clients() {
     let id = fresh.send_ok("fresh").await;
     assert_eq!(watcher.next_message().await.id, id);
     watcher.expect_no_event(events::CHAT_MESSAGE, QUIET).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_up_to_socket_io_s_own_cap_get_an_answer_and_larger_packets_close_with_1009() {
+    let s = TestServer::start(&["--no-rate-limits"]).await;
+    let alice = s.user("alice").await;
+    let mut raw = s.connect_raw(&alice.token, defaults::ROOM, None).await.expect("raw connect");
+    let too_long = errors::message_too_long(defaults::MAX_MESSAGE_BYTES);
+    // Under socket.io's maxHttpBufferSize (1e6 bytes with the packet's framing).
+    for size in [70 * 1024, 200 * 1024, 990_000] {
+        let ack = raw.emit_with_ack(events::CHAT_MESSAGE, &[json!("x".repeat(size))]).await;
+        assert_eq!(ack, failed(&too_long), "{size} bytes");
+        assert_eq!(raw.next_event(events::ERROR, WAIT).await, json!({"message": too_long}), "{size} bytes");
+    }
+    raw.send_ok("still connected").await;
+
+    // Above it the connection closes, with a code the client can read.
+    raw.emit(events::CHAT_MESSAGE, &[json!("x".repeat(defaults::MAX_FRAME_BYTES + 1))]).await;
+    assert_eq!(raw.close_code_within(WAIT).await, Some(1009));
+
+    // A token of 100 KB is refused like any other bad token, so the client stops retrying.
+    let refused = s.connect_raw(&"x".repeat(100_000), defaults::ROOM, None).await.err();
+    assert_eq!(refused.as_deref(), Some(errors::AUTH_INVALID_TOKEN));
+}
+
+/// One Engine.IO long-polling session spoken by hand: `GET` reads packets, `POST` sends them.
+struct Polling {
+    http: reqwest::Client,
+    url: String,
+}
+
+impl Polling {
+    async fn open(s: &TestServer, token: &str) -> Self {
+        let http = harness::http_client(None);
+        let base = s.url("/socket.io/?EIO=4&transport=polling");
+        let open = http.get(&base).send().await.expect("open").text().await.expect("open body");
+        let open: Value = serde_json::from_str(open.strip_prefix('0').expect("open packet")).expect("json");
+        let url = format!("{base}&sid={}", open["sid"].as_str().expect("sid"));
+        let polling = Self { http, url };
+        assert_eq!(polling.post(&format!("40{}", json!({ "token": token }))).await, 200);
+        polling.until("40{").await;
+        polling
+    }
+
+    async fn post(&self, body: &str) -> u16 {
+        let reply = self.http.post(&self.url).body(body.to_owned()).send().await.expect("POST");
+        reply.status().as_u16()
+    }
+
+    /// The packets of one `GET`, split on the record separator.
+    async fn get(&self) -> Vec<String> {
+        let body = self.http.get(&self.url).send().await.expect("GET").text().await.expect("body");
+        body.split('\u{1e}').map(str::to_owned).collect()
+    }
+
+    /// Reads until a packet starts with `prefix`; the packets read are returned.
+    async fn until(&self, prefix: &str) -> Vec<String> {
+        let mut seen = Vec::new();
+        while !seen.iter().any(|p: &String| p.starts_with(prefix)) {
+            assert!(seen.len() < 100, "no packet starting with {prefix:?} in {seen:?}");
+            seen.extend(timeout(WAIT, self.get()).await.expect("a GET within 5 s"));
+        }
+        seen
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_polling_answers_big_messages_and_refuses_bigger_bodies_with_413() {
+    let s = TestServer::start(&["--no-rate-limits"]).await;
+    let alice = s.user("alice").await;
+    let polling = Polling::open(&s, &alice.token).await;
+    let too_long = errors::message_too_long(defaults::MAX_MESSAGE_BYTES);
+    let big = json!([events::CHAT_MESSAGE, "x".repeat(200 * 1024)]);
+    assert_eq!(polling.post(&format!("420{big}")).await, 200);
+    let packets = polling.until("430").await;
+    assert!(packets.contains(&format!("430{}", json!([failed(&too_long)]))), "{packets:?}");
+    let error = format!("42{}", json!([events::ERROR, {"message": too_long}]));
+    if !packets.contains(&error) {
+        polling.until(&error).await;
+    }
+    let fine = json!([events::CHAT_MESSAGE, "fine"]);
+    assert_eq!(polling.post(&format!("421{fine}")).await, 200);
+    let acks = polling.until("431").await;
+    assert!(acks.iter().any(|p| p.starts_with(r#"431[{"success":true"#)), "{acks:?}");
+
+    let huge = json!([events::CHAT_MESSAGE, "x".repeat(defaults::MAX_FRAME_BYTES)]);
+    assert_eq!(polling.post(&format!("42{huge}")).await, 413, "a body above the cap");
 }

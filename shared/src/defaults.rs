@@ -10,5 +10,10 @@ pub const SERVER_URL: &str = "http://localhost:3001";
 pub const HISTORY_LEN: usize = 50;
 /// Largest message text, in bytes of UTF-8.
 pub const MAX_MESSAGE_BYTES: usize = 4096;
+/// Largest Engine.IO packet a server takes before it closes the connection, in bytes: socket.io's
+/// own `maxHttpBufferSize` (1e6), so every message an official client sends gets an answer.
+pub const MAX_FRAME_BYTES: usize = 1_000_000;
+/// Longest login token a server reads, in bytes; longer ones are refused as invalid unread.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// Query-string key that carries the room in the Socket.IO handshake.
 pub const ROOM_QUERY_KEY: &str = "room";

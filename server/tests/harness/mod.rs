@@ -329,7 +329,8 @@ impl Client {
         url.query_pairs_mut().append_pair("room", room);
         let (ws, _) =
             client_async(url.as_str(), stream).await.map_err(|e| format!("websocket upgrade: {e}"))?;
-        let mut raw = RawClient { ws, sid: String::new(), pending: VecDeque::new(), next_ack: 0 };
+        let mut raw =
+            RawClient { ws, sid: String::new(), pending: VecDeque::new(), next_ack: 0, close_code: None };
         match raw.read_frame(WAIT).await {
             Frame::Engine(open) if open.starts_with('0') => {}
             other => return Err(format!("expected the Engine.IO open packet, got {other:?}")),
@@ -587,6 +588,8 @@ pub struct RawClient {
     pub sid: String,
     pending: VecDeque<String>,
     next_ack: u64,
+    /// The code of the server's websocket close frame, once one came.
+    close_code: Option<u16>,
 }
 
 impl RawClient {
@@ -605,7 +608,11 @@ impl RawClient {
             let next = timeout(deadline.saturating_duration_since(Instant::now()), self.ws.next()).await;
             let msg = match next {
                 Err(_) => return Frame::Timeout,
-                Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return Frame::Closed,
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    self.close_code = frame.map(|f| f.code.into());
+                    return Frame::Closed;
+                }
+                Ok(None | Some(Err(_))) => return Frame::Closed,
                 Ok(Some(Ok(m))) => m,
             };
             match msg {
@@ -720,6 +727,12 @@ impl RawClient {
                 Frame::Engine(_) | Frame::Binary => {}
             }
         }
+    }
+
+    /// The websocket close code the server sent once it closed the connection within
+    /// `within`; `None` if it did not close or sent no code.
+    pub async fn close_code_within(&mut self, within: Duration) -> Option<u16> {
+        if self.closed_within(within).await { self.close_code } else { None }
     }
 
     pub async fn close(mut self) {
