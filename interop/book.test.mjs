@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WAIT_MS, connect, here, newUser, once, startChatServer, startProcess } from './harness.mjs';
+import { PASSWORD, WAIT_MS, connect, here, newUser, once, startChatServer, startProcess } from './harness.mjs';
 import { defaults, ev, notices } from './shared.mjs';
 
 /** What the frontend keeps of each `chat.message`: chat lines and system lines, in order. */
@@ -111,7 +111,7 @@ for (const [name, start] of Object.entries(servers)) {
       const username = `tui_${process.pid}_${Date.now() % 100000}`;
       const tui = spawn(bin, ['--server', server.base, '--user', username, '--signup', '--plain'], {
         stdio: ['pipe', 'pipe', 'pipe'],
-        env: { ...process.env, CHAT_PASSWORD: 'interop-password', HOME: home, XDG_CONFIG_HOME: join(home, 'config'), XDG_STATE_HOME: join(home, 'state') },
+        env: { ...process.env, CHAT_PASSWORD: PASSWORD, HOME: home, XDG_CONFIG_HOME: join(home, 'config'), XDG_STATE_HOME: join(home, 'state') },
       });
       let stderr = '';
       tui.stderr.on('data', (d) => (stderr += d));

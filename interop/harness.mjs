@@ -11,6 +11,8 @@ import { api } from './shared.mjs';
 
 export const here = dirname(fileURLToPath(import.meta.url));
 export const WAIT_MS = 5000;
+/** The password of every user `newUser` makes. */
+export const PASSWORD = 'interop-password';
 
 /** Starts `command args` and resolves with `{base, stop}` once it prints `listening on URL`. */
 export function startProcess(command, args, { cleanup = () => {}, env = {} } = {}) {
@@ -35,11 +37,13 @@ export function startProcess(command, args, { cleanup = () => {}, env = {} } = {
   });
 }
 
-/** The real chat-server binary (CHAT_SERVER_BIN) on a free port with a fresh data dir. */
-export function startChatServer(extraArgs = [], env = {}) {
+/** The real chat-server binary (CHAT_SERVER_BIN) on a free port with a fresh data dir, with its
+ * rate limits off unless `rateLimits`. */
+export function startChatServer(extraArgs = [], env = {}, { rateLimits = false } = {}) {
   const bin = process.env.CHAT_SERVER_BIN ?? join(here, '..', 'target', 'debug', 'chat-server');
   const dataDir = mkdtempSync(join(tmpdir(), 'chat-interop-'));
-  const args = ['--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--no-rate-limits', ...extraArgs];
+  const limits = rateLimits ? [] : ['--no-rate-limits'];
+  const args = ['--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...limits, ...extraArgs];
   return startProcess(bin, args, { env, cleanup: () => rmSync(dataDir, { recursive: true, force: true }) });
 }
 
@@ -57,7 +61,7 @@ let counter = 0;
 /** Signs up and logs in a fresh user; resolves with `{username, token}`. */
 export async function newUser(base) {
   const username = `js_${process.pid}_${++counter}`;
-  const password = 'interop-password';
+  const password = PASSWORD;
   assert.equal((await post(base, api.SIGNUP_PATH, { username, password })).status, 201);
   const login = await post(base, api.LOGIN_PATH, { username, password });
   assert.equal(login.status, 200);

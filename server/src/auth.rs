@@ -10,6 +10,7 @@ use std::{
     collections::HashMap,
     fs,
     io::{self, Write},
+    net::IpAddr,
     path::Path,
     sync::Mutex,
     time::{Duration, Instant},
@@ -210,6 +211,12 @@ impl FailureThrottle {
         Ok(())
     }
 
+    /// Attempts counted for `key` in the current window.
+    pub fn failures(&self, key: &str) -> u32 {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.get(key).filter(|(_, start)| start.elapsed() < self.window).map_or(0, |(count, _)| *count)
+    }
+
     /// Takes back one attempt reserved with [`Self::reserve`].
     pub fn release(&self, key: &str) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
@@ -242,11 +249,61 @@ impl FailureThrottle {
     }
 }
 
+/// First wait once a username has had `max` failures from all addresses together, doubling
+/// with each further failure up to [`MAX_SLOWDOWN`].
+const SLOWDOWN_STEP: Duration = Duration::from_millis(250);
+/// Longest wait a username's failures impose on its logins.
+pub const MAX_SLOWDOWN: Duration = Duration::from_secs(5);
+
+/// Failed logins, counted as OWASP's authentication guidance asks: against guessing, without
+/// handing an attacker a way to lock someone out. Per client address (any username, ten times
+/// `max`) and per (username, client address) (`max`), each refusing further attempts until its
+/// window ends; and per username from every address, which only slows that name's logins down.
+pub struct LoginThrottle {
+    max: u32,
+    by_addr: FailureThrottle,
+    by_user_addr: FailureThrottle,
+    by_user: FailureThrottle,
+}
+
+impl LoginThrottle {
+    pub fn new(max: u32, window: Duration, capacity: usize) -> Self {
+        Self {
+            max,
+            by_addr: FailureThrottle::new(max.saturating_mul(10), window, capacity),
+            by_user_addr: FailureThrottle::new(max, window, capacity),
+            by_user: FailureThrottle::new(u32::MAX, window, capacity),
+        }
+    }
+
+    /// Reserves a login attempt of `username` (its canonical key) from `addr`, with how long to
+    /// wait before checking the password.
+    ///
+    /// # Errors
+    /// `Err(retry_after)` when the address, or the username from this address, is locked out.
+    pub fn begin(&self, username: &str, addr: IpAddr) -> Result<(Attempt<'_>, Duration), Duration> {
+        let excess = self.by_user.failures(username).checked_sub(self.max);
+        let delay = excess.map_or(Duration::ZERO, |n| (SLOWDOWN_STEP * 2u32.pow(n.min(5))).min(MAX_SLOWDOWN));
+        let attempt = Attempt::reserve([
+            (&self.by_addr, addr.to_string()),
+            (&self.by_user_addr, format!("{username}\u{0}{addr}")),
+            (&self.by_user, username.to_owned()),
+        ])?;
+        Ok((attempt, delay))
+    }
+
+    /// The password was right: the username's earlier failures stop counting.
+    pub fn succeeded(&self, username: &str, addr: IpAddr) {
+        self.by_user.reset(username);
+        self.by_user_addr.reset(&format!("{username}\u{0}{addr}"));
+    }
+}
+
 /// One login attempt reserved on every throttle that applies. Dropping it takes the attempt
 /// back (success, or a failure that was not the password's: the store, a panic); only
 /// [`Attempt::failed`] lets it count.
 pub struct Attempt<'a> {
-    reserved: Vec<(&'a FailureThrottle, &'a str)>,
+    reserved: Vec<(&'a FailureThrottle, String)>,
 }
 
 impl<'a> Attempt<'a> {
@@ -255,11 +312,11 @@ impl<'a> Attempt<'a> {
     /// # Errors
     /// `Err(retry_after)` when a key is locked out; nothing stays reserved then.
     pub fn reserve(
-        throttles: impl IntoIterator<Item = (&'a FailureThrottle, &'a str)>,
+        throttles: impl IntoIterator<Item = (&'a FailureThrottle, String)>,
     ) -> Result<Self, Duration> {
         let mut attempt = Attempt { reserved: Vec::new() };
         for (throttle, key) in throttles {
-            throttle.reserve(key)?;
+            throttle.reserve(&key)?;
             attempt.reserved.push((throttle, key));
         }
         Ok(attempt)
@@ -274,7 +331,7 @@ impl<'a> Attempt<'a> {
 impl Drop for Attempt<'_> {
     fn drop(&mut self) {
         for (throttle, key) in self.reserved.drain(..) {
-            throttle.release(key);
+            throttle.release(&key);
         }
     }
 }
@@ -388,15 +445,62 @@ mod tests {
             FailureThrottle::new(2, Duration::from_secs(60), 100),
             FailureThrottle::new(2, Duration::from_secs(60), 100),
         );
+        let keys = |name: &str, ip: &str| [(&user, name.to_owned()), (&addr, ip.to_owned())];
         for _ in 0..5 {
-            drop(Attempt::reserve([(&user, "ann"), (&addr, "1.2.3.4")]).unwrap());
+            drop(Attempt::reserve(keys("ann", "1.2.3.4")).unwrap());
         }
-        Attempt::reserve([(&user, "ann"), (&addr, "1.2.3.4")]).unwrap().failed();
-        Attempt::reserve([(&user, "ann"), (&addr, "5.6.7.8")]).unwrap().failed();
-        assert!(Attempt::reserve([(&user, "ann")]).is_err(), "two failures lock the name");
+        Attempt::reserve(keys("ann", "1.2.3.4")).unwrap().failed();
+        Attempt::reserve(keys("ann", "5.6.7.8")).unwrap().failed();
+        assert!(Attempt::reserve([(&user, "ann".to_owned())]).is_err(), "two failures lock the name");
         // A refused reservation leaves nothing reserved on the throttles before it.
-        assert!(Attempt::reserve([(&addr, "9.9.9.9"), (&user, "ann")]).is_err());
+        assert!(Attempt::reserve([(&addr, "9.9.9.9".to_owned()), (&user, "ann".to_owned())]).is_err());
         assert!(addr.reserve("9.9.9.9").is_ok() && addr.reserve("9.9.9.9").is_ok());
+    }
+
+    #[test]
+    fn guessing_locks_out_the_guesser_and_only_slows_the_name_for_everyone_else() {
+        let t = LoginThrottle::new(3, Duration::from_secs(60), 100);
+        let (attacker, owner): (IpAddr, IpAddr) =
+            ("198.51.100.1".parse().unwrap(), "203.0.113.5".parse().unwrap());
+        for _ in 0..3 {
+            let (attempt, delay) = t.begin("ann", attacker).unwrap();
+            assert_eq!(delay, Duration::ZERO);
+            attempt.failed();
+        }
+        assert!(t.begin("ann", attacker).is_err(), "the guesser is locked out of this name");
+        assert!(t.begin("bob", attacker).is_ok(), "but not of other names");
+        let (attempt, delay) = t.begin("ann", owner).expect("the owner is never locked out");
+        assert_eq!(delay, SLOWDOWN_STEP, "only slowed down");
+        drop(attempt);
+        t.succeeded("ann", owner);
+        assert_eq!(t.begin("ann", owner).unwrap().1, Duration::ZERO, "a success ends the slowdown");
+    }
+
+    #[test]
+    fn one_address_guessing_many_names_is_locked_out_at_ten_times_the_limit() {
+        let t = LoginThrottle::new(2, Duration::from_secs(60), 1000);
+        let addr: IpAddr = "198.51.100.1".parse().unwrap();
+        for i in 0..20 {
+            t.begin(&format!("user{i}"), addr).unwrap().0.failed();
+        }
+        assert!(t.begin("someone-else", addr).is_err());
+        assert!(t.begin("someone-else", "198.51.100.2".parse().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn the_slowdown_doubles_and_is_capped() {
+        let t = LoginThrottle::new(1, Duration::from_secs(60), 1000);
+        let delays: Vec<Duration> = (0..10u8)
+            .map(|i| {
+                let (attempt, delay) = t.begin("ann", IpAddr::from([10, 0, 0, i])).unwrap();
+                attempt.failed();
+                delay
+            })
+            .collect();
+        assert_eq!(delays[0], Duration::ZERO);
+        assert_eq!(delays[1], SLOWDOWN_STEP);
+        assert_eq!(delays[2], SLOWDOWN_STEP * 2);
+        assert_eq!(delays[9], MAX_SLOWDOWN);
     }
 
     #[test]

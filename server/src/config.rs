@@ -4,7 +4,7 @@ use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 use clap::Parser;
 
-use crate::adapter::AdapterKind;
+use crate::{adapter::AdapterKind, client_addr::ProxyNet};
 
 const ENV_HELP: &str = "Environment only:
   JWT_SECRET  HS256 signing secret for login tokens (32+ random bytes; the same value as the Node
@@ -88,9 +88,19 @@ pub struct Config {
     #[arg(long, env = "CHAT_HTTP_REQUESTS_PER_MINUTE", default_value_t = 120)]
     pub http_requests_per_minute: u32,
 
-    /// Failed logins allowed per username, and per client address, in 15 minutes.
+    /// Failed logins allowed per username from one client address in 15 minutes (ten times as
+    /// many per address, whatever the usernames). Past this many failures of one username from
+    /// all addresses together, its logins are slowed down, never locked: nobody can lock
+    /// another person out by guessing their password.
     #[arg(long, env = "CHAT_MAX_FAILED_LOGINS", default_value_t = 10)]
     pub max_failed_logins: u32,
+
+    /// Reverse proxies whose `Forwarded` or `X-Forwarded-For` header names the client: CIDR
+    /// networks or addresses, comma-separated (e.g. `127.0.0.1,10.0.0.0/8`). Every per-address
+    /// limit (HTTP rate, failed logins, connections) then counts the client behind them.
+    /// Unset: those headers are ignored and the TCP peer is the client.
+    #[arg(long = "trusted-proxy", env = "CHAT_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<ProxyNet>,
 
     /// Turn off the message, HTTP and login rate limits and the per-address connection cap
     /// (for load tests and benchmarks that open thousands of sockets from one address).

@@ -7,6 +7,7 @@
 
 pub mod adapter;
 pub mod auth;
+pub mod client_addr;
 pub mod config;
 pub mod http;
 pub mod socket;
@@ -32,6 +33,7 @@ pub use config::Config;
 
 use crate::{
     adapter::{AdapterError, AdapterStatus, Backend, MongoDriver, RedisDriver},
+    client_addr::TrustedProxies,
     socket::history::History,
     state::{AppState, Limits},
     store::writer::MessageWriter,
@@ -196,8 +198,13 @@ impl Serving {
     ) -> Result<(), ServerError> {
         let Self { state, listener, writer_task } = self;
         let config = state.config.clone();
-        let app = http::router(state.clone())
-            .layer(ServiceBuilder::new().layer(cors(&config.cors_origins)).layer(socket_layer));
+        let proxies = TrustedProxies::new(&config.trusted_proxies);
+        let app = http::router(state.clone()).layer(
+            ServiceBuilder::new()
+                .layer(cors(&config.cors_origins))
+                .map_request(move |request| proxies.tag(request))
+                .layer(socket_layer),
+        );
 
         let sweeper = tokio::spawn({
             let limits = state.limits.clone();

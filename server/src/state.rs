@@ -13,7 +13,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     adapter::AdapterStatus,
-    auth::{FailureThrottle, Tokens},
+    auth::{LoginThrottle, Tokens},
     config::Config,
     socket::history::History,
     store::{Store, writer::MessageWriter},
@@ -47,28 +47,23 @@ pub struct AppState {
 /// Rate and connection limits shared by all clients. Each is `None` under `--no-rate-limits`.
 pub struct Limits {
     pub http: Option<DefaultKeyedRateLimiter<IpAddr>>,
-    pub failed_logins_by_user: Option<FailureThrottle>,
-    pub failed_logins_by_addr: Option<FailureThrottle>,
+    pub failed_logins: Option<LoginThrottle>,
     connections: Option<ConnectionCounter>,
 }
 
 impl Limits {
     pub fn new(config: &Config) -> Self {
         if config.no_rate_limits {
-            return Self {
-                http: None,
-                failed_logins_by_user: None,
-                failed_logins_by_addr: None,
-                connections: None,
-            };
+            return Self { http: None, failed_logins: None, connections: None };
         }
         let per_minute = NonZeroU32::new(config.http_requests_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
-        let throttle =
-            || FailureThrottle::new(config.max_failed_logins.max(1), LOGIN_WINDOW, THROTTLE_CAPACITY);
         Self {
             http: Some(RateLimiter::keyed(Quota::per_minute(per_minute))),
-            failed_logins_by_user: Some(throttle()),
-            failed_logins_by_addr: Some(throttle()),
+            failed_logins: Some(LoginThrottle::new(
+                config.max_failed_logins.max(1),
+                LOGIN_WINDOW,
+                THROTTLE_CAPACITY,
+            )),
             connections: Some(ConnectionCounter {
                 max: config.max_connections_per_ip,
                 open: Mutex::new(HashMap::new()),
@@ -151,6 +146,6 @@ mod tests {
         let a: IpAddr = "127.0.0.1".parse().unwrap();
         let slots: Vec<_> = (0..100).filter_map(|_| limits.open_connection(a)).collect();
         assert_eq!(slots.len(), 100);
-        assert!(limits.http.is_none() && limits.failed_logins_by_user.is_none());
+        assert!(limits.http.is_none() && limits.failed_logins.is_none());
     }
 }

@@ -3,7 +3,9 @@
 
 mod harness;
 
-use harness::{PASSWORD, TestServer, http_client, loopback, random_object_id, send, unique_name};
+use std::time::{Duration, Instant};
+
+use harness::{PASSWORD, Reply, TestServer, http_client, loopback, random_object_id, send, unique_name};
 use reqwest::{
     StatusCode,
     header::{ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_TYPE, ORIGIN},
@@ -231,31 +233,45 @@ async fn unknown_user_ids_are_404_user_not_found() {
     }
 }
 
+/// A login of `user` with `pw` from `client`, optionally with extra headers.
+async fn login_from(
+    s: &TestServer,
+    client: &reqwest::Client,
+    user: &str,
+    pw: &str,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let mut req = client.post(s.url(api::LOGIN_PATH)).json(&json!({"username": user, "password": pw}));
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    send(req).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_logins_are_throttled_per_username() {
+async fn guessing_a_password_locks_out_the_guesser_and_only_slows_down_its_owner() {
     let s = TestServer::start(&["--max-failed-logins", "3"]).await;
     let victim = unique_name("victim");
     let other = unique_name("other");
     for name in [&victim, &other] {
         assert_eq!(s.signup(name, PASSWORD).await.status, StatusCode::CREATED);
     }
-    let login = |from: u8, user: &str, pw: &str| {
-        let req = http_client(Some(loopback(from)))
-            .post(s.url(api::LOGIN_PATH))
-            .json(&json!({"username": user, "password": pw}));
-        send(req)
-    };
-    // One failure from each of three addresses: no address reaches the limit, the name does.
-    for from in 2..=4 {
-        let r = login(from, &victim, "wrong password").await;
+    let attacker = http_client(Some(loopback(2)));
+    for _ in 0..3 {
+        let r = login_from(&s, &attacker, &victim, "wrong password", &[]).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{r:?}");
     }
-    let blocked = login(5, &victim, PASSWORD).await;
+    let blocked = login_from(&s, &attacker, &victim, PASSWORD, &[]).await;
     assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS, "even the right password: {blocked:?}");
     assert_eq!(blocked.error(), errors::TOO_MANY_ATTEMPTS);
     assert!((1..=900).contains(&blocked.retry_after()), "{blocked:?}");
-    // Another name from the same fresh address is not affected.
-    assert_eq!(login(5, &other, PASSWORD).await.status, StatusCode::OK);
+    // Another name from the guesser's address is not affected.
+    assert_eq!(login_from(&s, &attacker, &other, PASSWORD, &[]).await.status, StatusCode::OK);
+    // The owner, elsewhere, gets in: slowed down, not locked out.
+    let started = Instant::now();
+    let owner = login_from(&s, &http_client(Some(loopback(3))), &victim, PASSWORD, &[]).await;
+    assert_eq!(owner.status, StatusCode::OK, "{owner:?}");
+    assert!(started.elapsed() >= Duration::from_millis(250), "slowed down: {:?}", started.elapsed());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -263,13 +279,10 @@ async fn concurrent_guesses_cannot_race_past_the_login_throttle() {
     let s = TestServer::start(&["--max-failed-logins", "3", "--http-requests-per-minute", "1000"]).await;
     let victim = unique_name("raced");
     assert_eq!(s.signup(&victim, PASSWORD).await.status, StatusCode::CREATED);
-    // 30 wrong guesses at once, each from an address of its own: only 3 may be checked.
-    let guesses = (0..30u8).map(|i| {
-        let req = http_client(Some(loopback(10 + i)))
-            .post(s.url(api::LOGIN_PATH))
-            .json(&json!({"username": victim, "password": format!("guess number {i}")}));
-        send(req)
-    });
+    // 30 wrong guesses at once from one address: only 3 may be checked.
+    let attacker = http_client(Some(loopback(2)));
+    let passwords: Vec<String> = (0..30).map(|i| format!("guess number {i}")).collect();
+    let guesses = passwords.iter().map(|pw| login_from(&s, &attacker, &victim, pw, &[]));
     let answers = futures_util::future::join_all(guesses).await;
     let checked = answers.iter().filter(|r| r.status == StatusCode::UNAUTHORIZED).count();
     let throttled = answers.iter().filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS).count();
@@ -277,25 +290,70 @@ async fn concurrent_guesses_cannot_race_past_the_login_throttle() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_logins_are_throttled_per_address() {
-    let s = TestServer::start(&["--max-failed-logins", "3"]).await;
+async fn one_address_guessing_many_names_is_locked_out_at_ten_times_the_limit() {
+    let s = TestServer::start(&["--max-failed-logins", "2"]).await;
     let name = unique_name("legit");
     assert_eq!(s.signup(&name, PASSWORD).await.status, StatusCode::CREATED);
     let attacker = http_client(Some(loopback(2)));
-    let login = |client: &reqwest::Client, user: &str, pw: &str| {
-        send(client.post(s.url(api::LOGIN_PATH)).json(&json!({"username": user, "password": pw})))
-    };
-    // Three different names, one failure each: only the address reaches the limit.
-    for _ in 0..3 {
-        let r = login(&attacker, &unique_name("guess"), PASSWORD).await;
+    // Twenty names, one failure each: no name reaches the limit, the address does.
+    for _ in 0..20 {
+        let r = login_from(&s, &attacker, &unique_name("guess"), PASSWORD, &[]).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{r:?}");
     }
-    let blocked = login(&attacker, &name, PASSWORD).await;
+    let blocked = login_from(&s, &attacker, &name, PASSWORD, &[]).await;
     assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS, "{blocked:?}");
     assert_eq!(blocked.error(), errors::TOO_MANY_ATTEMPTS);
     assert!((1..=900).contains(&blocked.retry_after()), "{blocked:?}");
     let elsewhere = http_client(Some(loopback(3)));
-    assert_eq!(login(&elsewhere, &name, PASSWORD).await.status, StatusCode::OK);
+    assert_eq!(login_from(&s, &elsewhere, &name, PASSWORD, &[]).await.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_every_limit_counts_the_client_it_names() {
+    let s = TestServer::start(&[
+        "--max-failed-logins",
+        "2",
+        "--http-requests-per-minute",
+        "5",
+        "--trusted-proxy",
+        "127.0.0.1",
+    ])
+    .await;
+    let name = unique_name("proxied");
+    assert_eq!(s.signup(&name, PASSWORD).await.status, StatusCode::CREATED);
+    let proxy = http_client(Some(loopback(1)));
+    let (one, two) = ([("x-forwarded-for", "198.51.100.1")], [("forwarded", "for=198.51.100.2;proto=https")]);
+    for _ in 0..2 {
+        let r = login_from(&s, &proxy, &name, "wrong password", &one).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{r:?}");
+    }
+    let locked = login_from(&s, &proxy, &name, PASSWORD, &one).await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS, "{locked:?}");
+    // Another person behind the same proxy is a client of their own.
+    assert_eq!(login_from(&s, &proxy, &name, PASSWORD, &two).await.status, StatusCode::OK);
+    // The HTTP rate limit too: the first client has used 3 of its 5 requests, the second 1.
+    for _ in 0..2 {
+        assert_eq!(login_from(&s, &proxy, &name, "wrong", &one).await.status, StatusCode::TOO_MANY_REQUESTS);
+    }
+    let limited = login_from(&s, &proxy, &name, PASSWORD, &one).await;
+    assert_eq!((limited.status, limited.error()), (StatusCode::TOO_MANY_REQUESTS, errors::TOO_MANY_REQUESTS));
+    assert_eq!(login_from(&s, &proxy, &name, PASSWORD, &two).await.status, StatusCode::OK);
+
+    // Headers from a peer that is not a trusted proxy are ignored: a new address per request
+    // does not escape the limit.
+    let spoofer = http_client(Some(loopback(9)));
+    for i in 0..2 {
+        let header = [("x-forwarded-for", &*format!("203.0.113.{i}"))];
+        assert_eq!(
+            login_from(&s, &spoofer, &name, "wrong password", &header).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let header = [("x-forwarded-for", "203.0.113.99")];
+    assert_eq!(
+        login_from(&s, &spoofer, &name, PASSWORD, &header).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -322,6 +322,31 @@ async fn connections_per_address_are_capped_and_the_others_keep_working() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_the_connection_cap_counts_each_client() {
+    let s = TestServer::start(&["--max-connections-per-ip", "1", "--trusted-proxy", "127.0.0.0/30"]).await;
+    let alice = s.user("alice").await;
+    let via_proxy = |client: &'static str| {
+        let headers = [("x-forwarded-for", client)];
+        let (s, token) = (&s, alice.token.clone());
+        async move { s.connect_raw_with(&token, defaults::ROOM, Some(loopback(1)), &headers).await }
+    };
+    let mut first = via_proxy("198.51.100.1").await.expect("the first client");
+    let mut second = via_proxy("198.51.100.2").await.expect("another client behind the same proxy");
+    let refused = via_proxy("198.51.100.1").await.err();
+    assert_eq!(refused.as_deref(), Some(errors::TOO_MANY_CONNECTIONS), "the first client's second socket");
+    first.send_ok("first").await;
+    second.send_ok("second").await;
+    // From a peer outside --trusted-proxy the header means nothing.
+    let headers = [("x-forwarded-for", "198.51.100.3")];
+    let mut direct =
+        s.connect_raw_with(&alice.token, defaults::ROOM, Some(loopback(9)), &headers).await.unwrap();
+    let headers = [("x-forwarded-for", "198.51.100.4")];
+    let spoofed = s.connect_raw_with(&alice.token, defaults::ROOM, Some(loopback(9)), &headers).await.err();
+    assert_eq!(spoofed.as_deref(), Some(errors::TOO_MANY_CONNECTIONS));
+    direct.send_ok("direct").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_info_is_null_for_unknown_ids_and_refuses_non_string_ones() {
     let s = TestServer::start(&["--no-rate-limits"]).await;
     let alice = s.user("alice").await;

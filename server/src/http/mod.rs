@@ -3,11 +3,9 @@
 pub mod error;
 pub mod users;
 
-use std::net::SocketAddr;
-
 use axum::{
-    Json, Router,
-    extract::{ConnectInfo, DefaultBodyLimit, Request, State},
+    Extension, Json, Router,
+    extract::{DefaultBodyLimit, Request, State},
     http::StatusCode,
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -17,7 +15,7 @@ use governor::clock::{Clock, DefaultClock};
 use shared::{api, errors};
 
 use self::error::ApiError;
-use crate::{adapter::AdapterKind, state::AppState};
+use crate::{adapter::AdapterKind, client_addr::ClientAddr, state::AppState};
 
 /// All routes, with the body limit and the per-address request rate applied to the API.
 pub fn router(state: AppState) -> Router {
@@ -70,14 +68,14 @@ async fn method_not_allowed() -> Response {
     (StatusCode::METHOD_NOT_ALLOWED, body).into_response()
 }
 
-/// 429 with `Retry-After` once an address exceeds `--http-requests-per-minute`.
+/// 429 with `Retry-After` once a client address exceeds `--http-requests-per-minute`.
 async fn limit_rate(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(ClientAddr(addr)): Extension<ClientAddr>,
     request: Request,
     next: Next,
 ) -> Response {
-    if let Some(Err(not_until)) = state.limits.http.as_ref().map(|l| l.check_key(&peer.ip())) {
+    if let Some(Err(not_until)) = state.limits.http.as_ref().map(|l| l.check_key(&addr)) {
         let retry_after = not_until.wait_time_from(DefaultClock::default().now());
         return ApiError::TooManyRequests { message: errors::TOO_MANY_REQUESTS, retry_after }.into_response();
     }

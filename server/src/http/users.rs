@@ -1,11 +1,9 @@
 //! Signup, login and user lookup.
 
-use std::net::SocketAddr;
-
 use axum::{
-    Json, Router,
+    Extension, Json, Router,
     body::Bytes,
-    extract::{ConnectInfo, Path, State, rejection::BytesRejection},
+    extract::{Path, State, rejection::BytesRejection},
     http::{HeaderMap, StatusCode, header},
     routing::{get, post},
 };
@@ -15,10 +13,7 @@ use shared::{
 };
 
 use super::error::ApiError;
-use crate::{
-    auth::{self, Attempt},
-    state::AppState,
-};
+use crate::{auth, client_addr::ClientAddr, state::AppState};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -43,7 +38,7 @@ async fn signup(
 
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(ClientAddr(addr)): Extension<ClientAddr>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<LoginResponse>, ApiError> {
@@ -51,29 +46,33 @@ async fn login(
     if username.is_empty() || password.is_empty() {
         return Err(ApiError::BadRequest(errors::INVALID_BODY.into()));
     }
-    let addr = peer.ip().to_string();
-    let limits = &state.limits;
-    // Each throttle with the key it counts (both `None` under --no-rate-limits).
-    let throttles = [(&limits.failed_logins_by_user, &username), (&limits.failed_logins_by_addr, &addr)];
-    let throttles = throttles.iter().filter_map(|(t, key)| t.as_ref().map(|t| (t, key.as_str())));
+    let throttle = state.limits.failed_logins.as_ref();
     // Each attempt counts as a failure before the password is checked, so concurrent guesses
     // cannot all pass the check; it is taken back unless the password turns out wrong.
-    let attempt = Attempt::reserve(throttles).map_err(|retry_after| ApiError::TooManyRequests {
-        message: errors::TOO_MANY_ATTEMPTS,
-        retry_after,
-    })?;
+    let attempt = match throttle.map(|t| t.begin(&username, addr)).transpose() {
+        Ok(attempt) => attempt,
+        Err(retry_after) => {
+            return Err(ApiError::TooManyRequests { message: errors::TOO_MANY_ATTEMPTS, retry_after });
+        }
+    };
+    if let Some((_, delay)) = attempt.as_ref().filter(|(_, delay)| !delay.is_zero()) {
+        tracing::info!(user = %username, %addr, ?delay, "login slowed down after repeated failures");
+        tokio::time::sleep(*delay).await;
+    }
     let user = state.store.user_by_name(&username).await?;
     // Unknown users are checked against a dummy hash so both failures take equally long.
     let hash = user.as_ref().map_or_else(|| state.dummy_hash.to_string(), |u| u.password_hash.clone());
     let verified = blocking(move || auth::verify_password(&password, &hash)).await?;
     let Some(user) = user.filter(|_| verified) else {
-        attempt.failed();
+        if let Some((attempt, _)) = attempt {
+            attempt.failed();
+        }
         tracing::info!(user = %username, %addr, "login failed");
         return Err(ApiError::InvalidCredentials);
     };
     drop(attempt);
-    if let Some(t) = &limits.failed_logins_by_user {
-        t.reset(&username);
+    if let Some(t) = throttle {
+        t.succeeded(&username, addr);
     }
     let token = state.tokens.issue(&user.id).map_err(internal)?;
     Ok(Json(LoginResponse { token }))

@@ -1,9 +1,8 @@
 //! The connect middleware: a socket gets in only with a valid token for an existing user,
 //! a valid room and a free connection slot for its address.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 
-use axum::extract::ConnectInfo;
 use serde_json::Value;
 use shared::{defaults, errors};
 use socketioxide::{
@@ -12,7 +11,7 @@ use socketioxide::{
 };
 
 use super::{Session, register_handlers};
-use crate::{state::AppState, store::StoreError};
+use crate::{client_addr::ClientAddr, state::AppState, store::StoreError};
 
 /// Why a handshake was refused; the `Display` text is what the client's `connect_error` gets.
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +64,7 @@ async fn check<A: Adapter>(
     let home_room = room_from_query(socket.req_parts().uri.query());
     shared::validate::room(&home_room).map_err(ConnectRejection::InvalidRoom)?;
 
-    let addr = socket.req_parts().extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let addr = socket.req_parts().extensions.get::<ClientAddr>().map(|c| c.0);
     let slot = match addr {
         Some(addr) => Some(state.limits.open_connection(addr).ok_or(ConnectRejection::TooManyConnections)?),
         None => None,

@@ -36,7 +36,10 @@ use tokio::{
     task::JoinHandle,
     time::{Instant, sleep, timeout},
 };
-use tokio_tungstenite::{WebSocketStream, client_async, tungstenite::Message};
+use tokio_tungstenite::{
+    WebSocketStream, client_async,
+    tungstenite::{Message, client::IntoClientRequest},
+};
 
 /// A password every helper-made user shares; valid under `shared::validate::password`.
 pub const PASSWORD: &str = "correct horse battery";
@@ -318,6 +321,17 @@ impl Client {
         room: &str,
         from: Option<IpAddr>,
     ) -> Result<RawClient, String> {
+        self.connect_raw_with(token, room, from, &[]).await
+    }
+
+    /// [`Self::connect_raw`] with extra headers on the websocket upgrade request.
+    pub async fn connect_raw_with(
+        &self,
+        token: &str,
+        room: &str,
+        from: Option<IpAddr>,
+        headers: &[(&'static str, &str)],
+    ) -> Result<RawClient, String> {
         let socket = TcpSocket::new_v4().expect("tcp socket");
         if let Some(ip) = from {
             socket.bind(SocketAddr::new(ip, 0)).expect("bind a loopback address");
@@ -327,8 +341,11 @@ impl Client {
         let mut url =
             Url::parse(&format!("ws://{}/socket.io/?EIO=4&transport=websocket", self.addr)).unwrap();
         url.query_pairs_mut().append_pair("room", room);
-        let (ws, _) =
-            client_async(url.as_str(), stream).await.map_err(|e| format!("websocket upgrade: {e}"))?;
+        let mut request = url.as_str().into_client_request().expect("websocket request");
+        for (name, value) in headers {
+            request.headers_mut().append(*name, value.parse().expect("header value"));
+        }
+        let (ws, _) = client_async(request, stream).await.map_err(|e| format!("websocket upgrade: {e}"))?;
         let mut raw =
             RawClient { ws, sid: String::new(), pending: VecDeque::new(), next_ack: 0, close_code: None };
         match raw.read_frame(WAIT).await {
