@@ -87,6 +87,46 @@ async fn signup_rejects_invalid_usernames_and_passwords_with_the_rule() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn look_alike_usernames_are_one_account_and_mixed_scripts_are_refused() {
+    let s = TestServer::start(&["--no-rate-limits"]).await;
+    let suffix = &unique_name("")[1..];
+    // Full-width letters are stored as the plain ones (NFKC).
+    let r = s.signup(&format!("\u{ff21}lice{suffix}"), PASSWORD).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let alice = format!("Alice{suffix}");
+    assert_eq!(r.body["username"], json!(alice));
+    for look_alike in [format!("alice{suffix}"), format!("ALICE{suffix}"), format!("\u{ff41}lice{suffix}")] {
+        let r = s.signup(&look_alike, PASSWORD).await;
+        assert_eq!(
+            (r.status, r.error()),
+            (StatusCode::BAD_REQUEST, errors::USERNAME_TAKEN),
+            "{look_alike:?}"
+        );
+    }
+    let cyrillic = format!("\u{410}lice{suffix}");
+    let r = s.signup(&cyrillic, PASSWORD).await;
+    assert_eq!(
+        (r.status, r.error()),
+        (StatusCode::BAD_REQUEST, validate::username(&cyrillic).unwrap_err().as_str())
+    );
+    // Both normal forms of José are one name.
+    assert_eq!(s.signup(&format!("Jose\u{301}{suffix}"), PASSWORD).await.status, StatusCode::CREATED);
+    let r = s.signup(&format!("José{suffix}"), PASSWORD).await;
+    assert_eq!((r.status, r.error()), (StatusCode::BAD_REQUEST, errors::USERNAME_TAKEN));
+    // A look-alike spelling logs in to the one account.
+    for spelling in [alice.clone(), format!("alice{suffix}"), format!("\u{ff41}lice{suffix}")] {
+        assert_eq!(s.login(&spelling, PASSWORD).await.status, StatusCode::OK, "{spelling:?}");
+    }
+    // Names in scripts with combining marks are fine.
+    // (With digits: Latin letters after Devanagari would be a mix of scripts.)
+    let digits = harness::random_u64() % 1_000_000;
+    for name in ["हिन्दी", "தமிழ்", "ห้อง"] {
+        let r = s.signup(&format!("{name}{digits}"), PASSWORD).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{name}: {r:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_bodies_are_400_json_errors() {
     let s = TestServer::start(&["--no-rate-limits"]).await;
     let bodies = [

@@ -100,9 +100,29 @@ async fn invalid_room_in_the_handshake_is_refused_with_the_rule() {
         assert_eq!(r.err(), Some(validate::room(room).unwrap_err()), "{room:?}");
     }
     let edge = "x".repeat(validate::MAX_ROOM_CHARS);
-    for room in ["聊天室", "dev-ops_2.0", edge.as_str()] {
+    for room in ["聊天室", "dev-ops_2.0", edge.as_str(), "हिन्दी", "नमस्ते", "தமிழ்", "ห้อง"]
+    {
         s.connect_user(&user, Some(room)).await.disconnect().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_typed_in_either_normal_form_is_one_room() {
+    let s = TestServer::start(&["--no-rate-limits"]).await;
+    let (alice, bob) = (s.user("alice").await, s.user("bob").await);
+    let mut composed = s.connect_user(&alice, Some("café")).await;
+    let mut decomposed = s.connect_user(&bob, Some("cafe\u{301}")).await;
+    let id = decomposed.send("bonjour").await;
+    let got = composed.next_message().await;
+    assert_eq!((got.id.as_str(), got.room.as_str()), (id.as_str(), "café"));
+    assert_eq!(decomposed.next_message().await.room, "café", "the sender's echo names the NFC room");
+    // Joining and addressing by the other form reach the same room.
+    let ack = composed.emit_with_ack(events::CHAT_JOIN, json!("ห\u{e49}อง"), WAIT).await;
+    assert_eq!(ack["room"], json!("ห้อง"));
+    let ack = composed
+        .emit_with_ack(events::CHAT_MESSAGE, json!({"room": "cafe\u{301}", "message": "oui"}), WAIT)
+        .await;
+    assert_eq!(ack["success"], json!(true), "{ack}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

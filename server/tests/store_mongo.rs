@@ -158,6 +158,8 @@ async fn reads_what_the_node_backend_wrote() {
     let old = store.user_by_id(&older_id.to_hex()).await.expect("lookup").expect("user without __v found");
     assert_eq!(old.username, "old");
     assert!(matches!(store.create_user("nodeuser", "x").await, Err(StoreError::UsernameTaken)));
+    assert!(matches!(store.create_user("NodeUser", "x").await, Err(StoreError::UsernameTaken)), "look-alike");
+    assert_eq!(store.user_by_name("NODEUSER").await.expect("lookup").map(|u| u.id), Some(node_id.to_hex()));
 
     let history = store.recent_messages("general", 10).await.expect("history");
     let ids: Vec<_> = history.iter().map(|m| m.id.clone()).collect();
@@ -165,6 +167,34 @@ async fn reads_what_the_node_backend_wrote() {
     assert_eq!((history[0].username.as_str(), history[0].message.as_str()), ("nodeuser", "from node"));
     assert_eq!(history[0].sent.timestamp_millis(), sent.timestamp_millis());
     assert_eq!(history[1].sent, undated_id.timestamp().to_chrono());
+}
+
+#[tokio::test]
+async fn users_from_before_username_keys_stay_reachable_and_the_oldest_gets_the_key() {
+    let Some(test_db) = TestDb::fresh() else { return };
+    let db = raw_db(&test_db.url).await;
+    let (older, newer) = (ObjectId::new(), ObjectId::new());
+    let users = db.collection::<Document>("users");
+    for (id, name) in [(older, "bob"), (newer, "Bob")] {
+        users
+            .insert_one(doc! { "_id": id, "username": name, "password": "h", "__v": 0 })
+            .await
+            .expect("raw insert");
+    }
+    // Twice: the second start finds the work done (and a half-done one would be finished).
+    for _ in 0..2 {
+        let store = store::open(Some(&test_db.url), Path::new("unused"), TIMEOUT).await.expect("connect");
+        let id_of = |name: &'static str| {
+            let store = &store;
+            async move { store.user_by_name(name).await.expect("lookup").map(|u| u.id) }
+        };
+        assert_eq!(id_of("bob").await, Some(older.to_hex()));
+        assert_eq!(id_of("Bob").await, Some(newer.to_hex()), "exact spelling");
+        assert_eq!(id_of("BOB").await, Some(older.to_hex()), "the oldest");
+        assert!(matches!(store.create_user("bOb", "h").await, Err(StoreError::UsernameTaken)));
+        store.close().await;
+    }
+    assert_eq!(all_docs(&db, "users").await.len(), 2, "users untouched");
 }
 
 #[tokio::test]

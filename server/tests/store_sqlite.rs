@@ -70,15 +70,49 @@ async fn migrations_are_idempotent() {
 
     let conn = raw(&path);
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).expect("version");
-    assert_eq!(version, 1);
+    assert_eq!(version, 2);
     let tables: i64 = conn
         .query_row(
-            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('users', 'messages')",
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('users', 'messages', 'username_keys')",
             [],
             |r| r.get(0),
         )
         .expect("tables");
-    assert_eq!(tables, 2);
+    assert_eq!(tables, 3);
+}
+
+#[tokio::test]
+async fn users_from_before_username_keys_stay_reachable_and_the_oldest_gets_the_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("chat.db");
+    // A database as the first schema left it, with names that are now look-alikes.
+    let conn = raw(&path);
+    conn.execute_batch(
+        "CREATE TABLE users (id TEXT PRIMARY KEY NOT NULL, username TEXT NOT NULL UNIQUE,
+             password_hash TEXT NOT NULL, created_at INTEGER NOT NULL) STRICT;
+         CREATE TABLE messages (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, room TEXT NOT NULL,
+             username TEXT NOT NULL, message TEXT NOT NULL, sent INTEGER NOT NULL) STRICT;
+         CREATE INDEX messages_room_seq ON messages (room, seq);
+         INSERT INTO users VALUES ('000000000000000000000002', 'Bob', 'h2', 2);
+         INSERT INTO users VALUES ('000000000000000000000001', 'bob', 'h1', 1);
+         INSERT INTO users VALUES ('000000000000000000000003', 'Ｃarl', 'h3', 3);
+         PRAGMA user_version = 1;",
+    )
+    .expect("old schema");
+    drop(conn);
+
+    let store = SqliteStore::open(&path).expect("migrates");
+    let id_of = |name: &'static str| {
+        let store = &store;
+        async move { store.user_by_name(name).await.expect("by name").map(|u| u.id) }
+    };
+    assert_eq!(id_of("bob").await.as_deref(), Some("000000000000000000000001"));
+    assert_eq!(id_of("Bob").await.as_deref(), Some("000000000000000000000002"), "exact spelling");
+    assert_eq!(id_of("BOB").await.as_deref(), Some("000000000000000000000001"), "the oldest");
+    assert_eq!(id_of("carl").await.as_deref(), Some("000000000000000000000003"));
+    assert!(matches!(store.create_user("bOb", "h").await, Err(StoreError::UsernameTaken)));
+    assert!(matches!(store.create_user("Carl", "h").await, Err(StoreError::UsernameTaken)));
+    store.close().await;
 }
 
 #[tokio::test]

@@ -28,10 +28,11 @@ async fn signup(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<SignupResponse>), ApiError> {
     let creds = credentials(&headers, body, state.config.max_body_bytes)?;
-    validate::username(&creds.username).map_err(ApiError::BadRequest)?;
+    // Stored in its normal form (NFKC); look-alikes of existing names are refused as taken.
+    let username = validate::username(&creds.username).map_err(ApiError::BadRequest)?;
     validate::password(&creds.password).map_err(ApiError::BadRequest)?;
     let hash = blocking(move || auth::hash_password(&creds.password)).await?.map_err(internal)?;
-    let user = state.store.create_user(&creds.username, &hash).await?;
+    let user = state.store.create_user(&username, &hash).await?;
     tracing::info!(user = %user.username, id = %user.id, "signed up");
     Ok((StatusCode::CREATED, Json(SignupResponse { id: user.id, username: user.username })))
 }
@@ -47,9 +48,11 @@ async fn login(
         return Err(ApiError::BadRequest(errors::INVALID_BODY.into()));
     }
     let throttle = state.limits.failed_logins.as_ref();
+    // Look-alike spellings are one account, so they count as one name.
+    let key = validate::username_key(&username);
     // Each attempt counts as a failure before the password is checked, so concurrent guesses
     // cannot all pass the check; it is taken back unless the password turns out wrong.
-    let attempt = match throttle.map(|t| t.begin(&username, addr)).transpose() {
+    let attempt = match throttle.map(|t| t.begin(&key, addr)).transpose() {
         Ok(attempt) => attempt,
         Err(retry_after) => {
             return Err(ApiError::TooManyRequests { message: errors::TOO_MANY_ATTEMPTS, retry_after });
@@ -72,7 +75,7 @@ async fn login(
     };
     drop(attempt);
     if let Some(t) = throttle {
-        t.succeeded(&username, addr);
+        t.succeeded(&key, addr);
     }
     let token = state.tokens.issue(&user.id).map_err(internal)?;
     Ok(Json(LoginResponse { token }))

@@ -62,7 +62,7 @@ async fn check<A: Adapter>(
         Err(StoreError::UsernameTaken) => return Err(ConnectRejection::Unavailable),
     };
     let home_room = room_from_query(socket.req_parts().uri.query());
-    shared::validate::room(&home_room).map_err(ConnectRejection::InvalidRoom)?;
+    let home_room = shared::validate::room(&home_room).map_err(ConnectRejection::InvalidRoom)?;
 
     let addr = socket.req_parts().extensions.get::<ClientAddr>().map(|c| c.0);
     let slot = match addr {

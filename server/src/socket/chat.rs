@@ -56,7 +56,7 @@ impl ClientEvent for SendMessage {
     async fn handle<A: Adapter>(cx: &Cx<A>, args: MessageArgs) -> Answer<MessageAck> {
         let (room, text) = match args {
             MessageArgs::Home(text) => (cx.session.home_room.clone(), text),
-            MessageArgs::ToRoom { room, message } => (room, message),
+            MessageArgs::ToRoom { room, message } => (shared::validate::normalize_room(&room), message),
         };
         if text.trim().is_empty() {
             return Err(errors::MESSAGE_EMPTY.to_string()).into();

@@ -19,7 +19,7 @@ pub struct Join;
 /// `chat.leave (room)`.
 pub struct Leave;
 
-/// One validated room name.
+/// One validated room name, in its normal form (NFC).
 pub struct RoomArg(String);
 
 impl FromArgs for RoomArg {
@@ -28,8 +28,7 @@ impl FromArgs for RoomArg {
         else {
             return Err(errors::ROOM_INVALID_PAYLOAD.into());
         };
-        shared::validate::room(&room)?;
-        Ok(RoomArg(room))
+        Ok(RoomArg(shared::validate::room(&room)?))
     }
 }
 

@@ -57,9 +57,12 @@ pub enum StoreError {
 /// [`Timed`], so implementations need no timeouts of their own beyond connecting.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Creates a user; [`StoreError::UsernameTaken`] when the name exists.
+    /// Creates a user; [`StoreError::UsernameTaken`] when the name, or a name with the same
+    /// [`shared::validate::username_key`] (a look-alike), exists.
     async fn create_user(&self, username: &str, password_hash: &str) -> Result<User, StoreError>;
-    /// Looks a user up by exact username.
+    /// Looks a user up by exact username, else by its [`shared::validate::username_key`] (so
+    /// `Alice` finds `alice`). Names that shared a key before keys existed stay reachable by
+    /// their exact spelling; the key finds the oldest of them.
     async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError>;
     /// Looks a user up by id; an id that is not a valid ObjectId is `Ok(None)`, not an error.
     async fn user_by_id(&self, id: &str) -> Result<Option<User>, StoreError>;

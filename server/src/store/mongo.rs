@@ -6,6 +6,10 @@
 //! - `users`: `{_id: ObjectId, username, password, __v: 0}`, unique index `username_1`.
 //! - `messages`: `{_id: ObjectId, username, message, room, sent: Date, __v: 0}`, indexes
 //!   `room_1_sent_1` (the Node backend's) and `room_1__id_1` (ours, for history).
+//! - `username_keys` (ours; mongoose never reads it): `{_id: key, user: ObjectId}`, one per
+//!   [`shared::validate::username_key`], so look-alike names collide on `_id`. Users that
+//!   existed before get theirs on the first start, oldest first (a later look-alike keeps only
+//!   its exact name); a marker document records that this was done.
 //!
 //! History is in insertion order, as in every backend: by `_id`, which the server draws
 //! (time + per-process counter) when a message arrives, before the write. Ordering by `sent`
@@ -37,6 +41,12 @@ use super::{Message, Store, StoreError, User, redact_url};
 pub const DEFAULT_DB: &str = "chat";
 const USERS: &str = "users";
 const MESSAGES: &str = "messages";
+const USERNAME_KEYS: &str = "username_keys";
+/// `_id` of the document that says existing users have their keys (no key starts with NUL:
+/// usernames have no control characters).
+const KEYS_ADDED: &str = "\u{0}existing users added";
+/// Keys written per round trip while adding those of existing users.
+const KEY_BATCH: usize = 1000;
 /// mongoose's name for `username: {unique: true}`; using it makes our index and the Node
 /// backend's the same index.
 const USERNAME_INDEX: &str = "username_1";
@@ -64,6 +74,7 @@ pub struct MongoStore {
     client: Client,
     users: Collection<Document>,
     messages: Collection<Document>,
+    username_keys: Collection<Document>,
     db: Database,
     /// Set by [`Store::close`] so later calls fail fast with `Unavailable` whatever the
     /// driver would do after `shutdown`.
@@ -117,6 +128,7 @@ impl MongoStore {
         let store = Self {
             users: db.collection(USERS),
             messages: db.collection(MESSAGES),
+            username_keys: db.collection(USERNAME_KEYS),
             db,
             client,
             closed: AtomicBool::new(false),
@@ -129,6 +141,17 @@ impl MongoStore {
         };
         let failure = match tokio::time::timeout(timeout * 2, ready).await {
             Ok(Ok(())) => {
+                match tokio::time::timeout(timeout * 4, store.add_username_keys()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::warn!(
+                        "could not give existing users their username keys (retried at next start): {}",
+                        one_line(&e, url)
+                    ),
+                    Err(_) => tracing::warn!(
+                        "existing users' username keys not all written after {:?}; the next start goes on",
+                        timeout * 4
+                    ),
+                }
                 store.ensure_message_indexes(timeout).await;
                 return Ok(store);
             }
@@ -165,6 +188,43 @@ impl MongoStore {
              create duplicates. It is never dropped automatically; replace it by hand: \
              db.{USERS}.dropIndex(\"<its name>\"); db.{USERS}.createIndex({{username: 1}}, {{unique: true}})"
         )))
+    }
+
+    /// Gives every existing user its username key, oldest first, once per database: a user
+    /// whose key an older one holds keeps only its exact name. Idempotent, so a start that
+    /// stopped half-way is finished by the next.
+    async fn add_username_keys(&self) -> Result<(), DriverError> {
+        if self.username_keys.find_one(doc! { "_id": KEYS_ADDED }).await?.is_some() {
+            return Ok(());
+        }
+        let mut users =
+            self.users.find(doc! {}).sort(doc! { "_id": 1 }).projection(doc! { "username": 1 }).await?;
+        let mut batch = Vec::with_capacity(KEY_BATCH);
+        while let Some(user) = users.try_next().await? {
+            let (Some(id), Ok(name)) = (user.get("_id"), user.get_str("username")) else { continue };
+            batch.push(doc! { "_id": shared::validate::username_key(name), "user": id.clone() });
+            if batch.len() == KEY_BATCH {
+                self.insert_keys(std::mem::take(&mut batch)).await?;
+            }
+        }
+        self.insert_keys(batch).await?;
+        let marker = doc! { "_id": KEYS_ADDED, "at": bson::DateTime::now() };
+        match self.username_keys.insert_one(marker).await {
+            Err(e) if !is_duplicate_key(&e) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Inserts keys, skipping those that exist (an older look-alike's, or this user's own
+    /// from an earlier start).
+    async fn insert_keys(&self, keys: Vec<Document>) -> Result<(), DriverError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        match self.username_keys.insert_many(keys).ordered(false).await {
+            Err(e) if !only_duplicates(&e) => Err(e),
+            _ => Ok(()),
+        }
     }
 
     /// Adds the two message indexes when missing. They only speed queries up, so a failure is
@@ -271,20 +331,41 @@ impl Store for MongoStore {
     async fn create_user(&self, username: &str, password_hash: &str) -> Result<User, StoreError> {
         self.check_open()?;
         let id = ObjectId::new();
+        // The key first: its `_id` is what refuses a look-alike, atomically.
+        let key = doc! { "_id": shared::validate::username_key(username), "user": id };
+        match self.username_keys.insert_one(key).await {
+            Err(e) if is_duplicate_key(&e) => return Err(StoreError::UsernameTaken),
+            Err(e) => return Err(classify(e)),
+            Ok(_) => {}
+        }
         // Field names and `__v` exactly as mongoose's `User.create` writes them.
         let user = doc! { "_id": id, "username": username, "password": password_hash, "__v": 0_i32 };
         match self.users.insert_one(user).await {
             Ok(_) => {
                 Ok(User { id: id.to_hex(), username: username.into(), password_hash: password_hash.into() })
             }
-            Err(e) if is_duplicate_key(&e) => Err(StoreError::UsernameTaken),
-            Err(e) => Err(classify(e)),
+            Err(e) => {
+                // Free the name again; should this fail too, the key names a user that does
+                // not exist, which only keeps that one name (and its look-alikes) taken.
+                if let Err(undo) = self.username_keys.delete_one(doc! { "user": id }).await {
+                    tracing::warn!("could not free the username key of a failed signup: {undo}");
+                }
+                Err(if is_duplicate_key(&e) { StoreError::UsernameTaken } else { classify(e) })
+            }
         }
     }
 
     async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
         self.check_open()?;
-        let found = self.users.find_one(doc! { "username": username }).await.map_err(classify)?;
+        if let Some(exact) = self.users.find_one(doc! { "username": username }).await.map_err(classify)? {
+            return decode_user(&exact).map(Some);
+        }
+        let key = shared::validate::username_key(username);
+        let Some(key) = self.username_keys.find_one(doc! { "_id": key }).await.map_err(classify)? else {
+            return Ok(None);
+        };
+        let Some(user) = key.get("user") else { return Ok(None) };
+        let found = self.users.find_one(doc! { "_id": user.clone() }).await.map_err(classify)?;
         found.map(|d| decode_user(&d)).transpose()
     }
 
@@ -447,6 +528,17 @@ fn server_code(e: &DriverError) -> Option<i32> {
 }
 
 /// A unique-index violation, whether from a single insert, `insert_many` or a bulk write.
+/// Whether every error of a bulk insert is a duplicate key.
+fn only_duplicates(e: &DriverError) -> bool {
+    match e.kind.as_ref() {
+        ErrorKind::InsertMany(m) => {
+            m.write_concern_error.is_none()
+                && m.write_errors.iter().flatten().all(|w| w.code == DUPLICATE_KEY)
+        }
+        _ => server_code(e) == Some(DUPLICATE_KEY),
+    }
+}
+
 fn is_duplicate_key(e: &DriverError) -> bool {
     match e.kind.as_ref() {
         ErrorKind::InsertMany(m) => m.write_errors.iter().flatten().any(|w| w.code == DUPLICATE_KEY),

@@ -42,7 +42,9 @@ const QUEUE: usize = 1024;
 /// `messages.seq` is the rowid: SQLite hands out increasing rowids while no row above them
 /// is deleted, so it orders messages by insertion even when clocks step back. `sent` and
 /// `created_at` are Unix milliseconds, the precision MongoDB keeps too.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        sql: "
     CREATE TABLE users (
         id TEXT PRIMARY KEY NOT NULL,
         username TEXT NOT NULL UNIQUE,
@@ -58,7 +60,40 @@ const MIGRATIONS: &[&str] = &["
         sent INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX messages_room_seq ON messages (room, seq);
-"];
+",
+        then: None,
+    },
+    // One row per username key (`shared::validate::username_key`): what makes look-alike
+    // names collide. Existing users get theirs, oldest first; a later one whose key is taken
+    // keeps only its exact name.
+    Migration {
+        sql: "
+    CREATE TABLE username_keys (
+        key TEXT PRIMARY KEY NOT NULL,
+        user_id TEXT NOT NULL REFERENCES users (id)
+    ) STRICT;
+",
+        then: Some(add_username_keys),
+    },
+];
+
+/// One schema step: SQL, then optionally Rust for what SQL cannot compute.
+struct Migration {
+    sql: &'static str,
+    then: Option<fn(&Connection) -> rusqlite::Result<()>>,
+}
+
+fn add_username_keys(conn: &Connection) -> rusqlite::Result<()> {
+    let users: Vec<(String, String)> = conn
+        .prepare("SELECT id, username FROM users ORDER BY created_at, rowid")?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut insert = conn.prepare("INSERT OR IGNORE INTO username_keys (key, user_id) VALUES (?1, ?2)")?;
+    for (id, username) in users {
+        insert.execute(params![shared::validate::username_key(&username), id])?;
+    }
+    Ok(())
+}
 
 /// Work for a connection thread; it sends its own result back.
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
@@ -181,8 +216,10 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn create_user(&self, username: &str, password_hash: &str) -> Result<User, StoreError> {
         let user = User { id: new_id(), username: username.into(), password_hash: password_hash.into() };
+        let key = shared::validate::username_key(username);
         self.call(Lane::Write, move |conn| {
-            conn.prepare_cached(
+            let tx = conn.transaction()?;
+            tx.prepare_cached(
                 "INSERT INTO users (id, username, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
             )?
             .execute(params![
@@ -191,17 +228,30 @@ impl Store for SqliteStore {
                 user.password_hash,
                 Utc::now().timestamp_millis()
             ])?;
+            tx.prepare_cached("INSERT INTO username_keys (key, user_id) VALUES (?1, ?2)")?
+                .execute(params![key, user.id])?;
+            tx.commit()?;
             Ok(user)
         })
         .await
     }
 
     async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
-        let username = username.to_owned();
+        let (key, username) = (shared::validate::username_key(username), username.to_owned());
         self.call(Lane::Read, move |conn| {
-            conn.prepare_cached("SELECT id, username, password_hash FROM users WHERE username = ?1")?
+            let exact = conn
+                .prepare_cached("SELECT id, username, password_hash FROM users WHERE username = ?1")?
                 .query_row([username], user_from_row)
-                .optional()
+                .optional()?;
+            if exact.is_some() {
+                return Ok(exact);
+            }
+            conn.prepare_cached(
+                "SELECT u.id, u.username, u.password_hash FROM username_keys k JOIN users u ON u.id = k.user_id
+                 WHERE k.key = ?1",
+            )?
+            .query_row([key], user_from_row)
+            .optional()
         })
         .await
     }
@@ -305,8 +355,11 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
             MIGRATIONS.len()
         )));
     }
-    for sql in &MIGRATIONS[version..] {
-        tx.execute_batch(sql).map_err(context)?;
+    for migration in &MIGRATIONS[version..] {
+        tx.execute_batch(migration.sql).map_err(context)?;
+        if let Some(then) = migration.then {
+            then(&tx).map_err(context)?;
+        }
     }
     tx.pragma_update(None, "user_version", MIGRATIONS.len()).map_err(context)?;
     tx.commit().map_err(context)
@@ -368,7 +421,10 @@ fn closed() -> StoreError {
 fn classify(e: rusqlite::Error) -> StoreError {
     match &e {
         rusqlite::Error::SqliteFailure(f, Some(msg))
-            if f.extended_code == ffi::SQLITE_CONSTRAINT_UNIQUE && msg.ends_with("users.username") =>
+            if matches!(
+                f.extended_code,
+                ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            ) && (msg.ends_with("users.username") || msg.ends_with("username_keys.key")) =>
         {
             StoreError::UsernameTaken
         }

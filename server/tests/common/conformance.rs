@@ -29,7 +29,8 @@ macro_rules! conformance_tests {
     ($fixture:expr) => {
         $crate::common::conformance::conformance_tests!(@each $fixture;
             create_and_find_user,
-            lookups_are_exact,
+            lookups_find_the_name_and_its_look_alikes_only,
+            look_alike_usernames_are_taken,
             password_hashes_are_stored_verbatim,
             duplicate_username_is_taken,
             concurrent_signups_of_one_name_have_one_winner,
@@ -112,14 +113,33 @@ pub async fn create_and_find_user(store: Arc<dyn Store>) {
     assert_eq!(store.user_by_id(&other.id).await.expect("by id"), Some(other));
 }
 
-pub async fn lookups_are_exact(store: Arc<dyn Store>) {
+pub async fn lookups_find_the_name_and_its_look_alikes_only(store: Arc<dyn Store>) {
     let name = unique("Carol");
-    store.create_user(&name, BCRYPT).await.expect("create_user");
-    for near in [name.to_uppercase(), name.to_lowercase(), format!("{name} "), name[..name.len() - 1].into()]
-    {
-        assert_eq!(store.user_by_name(&near).await.expect("by name"), None, "{near:?}");
+    let carol = store.create_user(&name, BCRYPT).await.expect("create_user");
+    let full_width: String = name.chars().map(|c| if c == 'C' { '\u{ff23}' } else { c }).collect();
+    for same in [name.clone(), name.to_uppercase(), name.to_lowercase(), full_width] {
+        let found = store.user_by_name(&same).await.expect("by name");
+        assert_eq!(found.map(|u| u.id), Some(carol.id.clone()), "{same:?}");
+    }
+    for other in [format!("{name} "), name[..name.len() - 1].into(), format!("x{name}")] {
+        assert_eq!(store.user_by_name(&other).await.expect("by name"), None, "{other:?}");
     }
     assert_eq!(store.user_by_name(&unique("nobody")).await.expect("by name"), None);
+}
+
+pub async fn look_alike_usernames_are_taken(store: Arc<dyn Store>) {
+    let name = unique("alice");
+    store.create_user(&name, BCRYPT).await.expect("create_user");
+    let cyrillic = name.replacen('a', "\u{430}", 1);
+    for look_alike in [name.to_uppercase(), name.replacen('a', "\u{ff41}", 1), cyrillic] {
+        let again = store.create_user(&look_alike, ARGON2).await;
+        assert!(matches!(again, Err(StoreError::UsernameTaken)), "{look_alike:?}: {again:?}");
+    }
+    let jose = unique("Jose\u{301}");
+    store.create_user(&jose, BCRYPT).await.expect("create_user");
+    let composed = jose.replace("e\u{301}", "é");
+    let again = store.create_user(&composed, BCRYPT).await;
+    assert!(matches!(again, Err(StoreError::UsernameTaken)), "{again:?}");
 }
 
 pub async fn password_hashes_are_stored_verbatim(store: Arc<dyn Store>) {
@@ -242,13 +262,16 @@ pub async fn rooms_are_isolated(store: Arc<dyn Store>) {
 pub async fn unicode_round_trips_exactly(store: Arc<dyn Store>) {
     let name = unique("李小龙");
     let decomposed = unique("Zoe\u{301}");
+    let mut users = Vec::new();
     for name in [&name, &decomposed] {
         let user = store.create_user(name, ARGON2).await.expect("create_user");
-        assert_eq!(&user.username, name);
-        assert_eq!(store.user_by_name(name).await.expect("by name"), Some(user));
+        assert_eq!(&user.username, name, "stored as given");
+        assert_eq!(store.user_by_name(name).await.expect("by name"), Some(user.clone()));
+        users.push(user);
     }
-    // Not normalized: the precomposed form is another name.
-    assert_eq!(store.user_by_name(&decomposed.replace("e\u{301}", "é")).await.expect("by name"), None);
+    // The other normal form is the same name, by its key.
+    let composed = decomposed.replace("e\u{301}", "é");
+    assert_eq!(store.user_by_name(&composed).await.expect("by name").as_ref(), users.last());
 
     let room = unique("聊天室");
     let texts = [
