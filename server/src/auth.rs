@@ -41,6 +41,11 @@ pub enum AuthError {
     Sign(#[from] jsonwebtoken::errors::Error),
     #[error("could not read or create the JWT secret in {path}")]
     Secret { path: String, source: io::Error },
+    #[error(
+        "the JWT secret {path} is readable by others (mode {mode:o}): anyone who can read it can sign \
+         tokens for any user. Make it private (chmod 600 {path}) and restart"
+    )]
+    SecretExposed { path: String, mode: u32 },
 }
 
 /// Hashes a new password with argon2id (the crate's defaults follow OWASP's minimum).
@@ -155,6 +160,7 @@ pub fn load_or_create_secret(configured: Option<&str>, data_dir: &Path) -> Resul
     }
     let path = data_dir.join(SECRET_FILE);
     let secret_err = |source| AuthError::Secret { path: path.display().to_string(), source };
+    refuse_if_exposed(&path)?;
     match fs::read_to_string(&path) {
         Ok(existing) if existing.trim().len() >= MIN_SECRET_BYTES => {
             return Ok(existing.trim().as_bytes().to_vec());
@@ -167,6 +173,20 @@ pub fn load_or_create_secret(configured: Option<&str>, data_dir: &Path) -> Resul
     write_private(&path, secret.as_bytes()).map_err(secret_err)?;
     tracing::info!("generated a new JWT secret in {}", path.display());
     Ok(secret.into_bytes())
+}
+
+/// Refuses a secret file that its group or others may read or write.
+fn refuse_if_exposed(path: &Path) -> Result<(), AuthError> {
+    use std::os::unix::fs::PermissionsExt;
+    match fs::metadata(path) {
+        Ok(meta) if meta.permissions().mode() & 0o077 != 0 => Err(AuthError::SecretExposed {
+            path: path.display().to_string(),
+            mode: meta.permissions().mode() & 0o777,
+        }),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(AuthError::Secret { path: path.display().to_string(), source }),
+    }
 }
 
 /// Writes a file only its owner can read, replacing any old one atomically.
@@ -413,6 +433,23 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         assert_eq!(load_or_create_secret(None, dir.path()).unwrap(), first);
         assert_eq!(load_or_create_secret(Some("configured"), dir.path()).unwrap(), b"configured");
+    }
+
+    #[test]
+    fn a_secret_file_others_can_read_is_refused_and_kept() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let first = load_or_create_secret(None, dir.path()).unwrap();
+        let path = dir.path().join(SECRET_FILE);
+        for mode in [0o644, 0o640, 0o604, 0o620] {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+            let err = load_or_create_secret(None, dir.path()).unwrap_err();
+            assert!(matches!(err, AuthError::SecretExposed { .. }), "{mode:o}: {err}");
+            assert!(err.to_string().contains("chmod 600"), "{err}");
+        }
+        assert_eq!(fs::read(&path).unwrap(), first, "never replaced");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o400)).unwrap();
+        assert_eq!(load_or_create_secret(None, dir.path()).unwrap(), first);
     }
 
     #[test]

@@ -10,7 +10,9 @@ const ENV_HELP: &str = "Environment only:
   JWT_SECRET  HS256 signing secret for login tokens (32+ random bytes; the same value as the Node
               backend's keeps its tokens valid). Unset: a random 256-bit secret is generated once
               and kept in the data dir (mode 0600), so tokens survive restarts.
-  RUST_LOG    Log filter (default `warn`; `info` logs one line per connection and disconnection).";
+  RUST_LOG    Log filter (default `warn`; `info` logs one line per connection and disconnection).
+              `debug` and `trace` apply to chat-server's own modules only: below `info` its
+              dependencies print packets, tokens and password hashes, so they stay at `info`.";
 
 /// A Socket.IO chat backend: JWT-authenticated rooms, history and user lookup over one port,
 /// a drop-in for the classic Express + Socket.IO + JWT chat backend.

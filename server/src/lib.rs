@@ -10,6 +10,7 @@ pub mod auth;
 pub mod client_addr;
 pub mod config;
 pub mod http;
+pub mod logging;
 pub mod socket;
 pub mod state;
 pub mod store;

@@ -1,21 +1,16 @@
 //! `chat-server`: parse the configuration, bind, serve until SIGINT or SIGTERM.
 
-use std::{io::IsTerminal, process::ExitCode};
+use std::process::ExitCode;
 
 use anyhow::Context;
 use chat_server::Config;
 use clap::Parser;
 use tokio::net::TcpListener;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    chat_server::logging::init();
     match serve(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

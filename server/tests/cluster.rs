@@ -365,50 +365,29 @@ async fn redis_restart_local_delivery_goes_on_and_cross_node_delivery_resumes() 
     assert_eq!(texts, (0..100).map(|i| format!("after {i}")).collect::<Vec<_>>());
 }
 
-/// Runs `chat-server` with `args` until it exits (it must, within 20 s): its status and stderr.
-fn run_to_exit(args: &[&str]) -> (std::process::ExitStatus, String) {
-    let dir = tempfile::tempdir().expect("data dir");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_chat-server"))
-        .args(["--host", "127.0.0.1", "--port", "0", "--data-dir"])
-        .arg(dir.path())
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start chat-server");
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while child.try_wait().expect("wait").is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("chat-server {args:?} did not exit");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().expect("output");
-    (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
 #[test]
 fn an_adapter_without_a_shared_store_or_its_backend_stops_start_up_with_one_line() {
     for adapter in ["redis", "mongodb"] {
-        let (status, stderr) = run_to_exit(&["--adapter", adapter, "--redis-url", "redis://127.0.0.1:1"]);
+        let (status, stderr) = run_to_exit(
+            tempfile::tempdir().expect("data dir").path(),
+            &["--adapter", adapter, "--redis-url", "redis://127.0.0.1:1"],
+        );
         assert!(!status.success(), "{adapter} on SQLite started");
         assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
         assert!(stderr.contains(&format!("--adapter {adapter} needs a store all nodes share")), "{stderr}");
     }
-    let (status, stderr) = run_to_exit(&["--adapter", "redis", "--database-url", "mongodb://127.0.0.1:1/x"]);
+    let (status, stderr) = run_to_exit(
+        tempfile::tempdir().expect("data dir").path(),
+        &["--adapter", "redis", "--database-url", "mongodb://127.0.0.1:1/x"],
+    );
     assert!(!status.success());
     assert!(stderr.contains("--adapter redis needs --redis-url"), "{stderr}");
     let port = harness::mongo::free_port();
     let url = format!("redis://:secret-pw@127.0.0.1:{port}");
-    let (status, stderr) = run_to_exit(&[
-        "--adapter",
-        "redis",
-        "--redis-url",
-        &url,
-        "--database-url",
-        "mongodb://127.0.0.1:1/x",
-    ]);
+    let (status, stderr) = run_to_exit(
+        tempfile::tempdir().expect("data dir").path(),
+        &["--adapter", "redis", "--redis-url", &url, "--database-url", "mongodb://127.0.0.1:1/x"],
+    );
     assert!(!status.success());
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
     assert!(stderr.contains("cannot reach Redis at redis://:***@127.0.0.1"), "{stderr}");

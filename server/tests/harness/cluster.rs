@@ -4,7 +4,8 @@
 use std::{
     io::{BufRead, BufReader},
     net::SocketAddr,
-    process::{Child, Command, Stdio},
+    path::Path,
+    process::{Child, Command, ExitStatus, Stdio},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -19,7 +20,7 @@ use super::{
 };
 
 /// The shared JWT secret every node of a test cluster uses.
-const JWT_SECRET: &str = "cluster-test-secret-0123456789abcdef0123456789abcdef";
+pub const JWT_SECRET: &str = "cluster-test-secret-0123456789abcdef0123456789abcdef";
 
 /// The adapter a cluster runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,10 +80,40 @@ pub struct Node {
     _data_dir: TempDir,
 }
 
+/// Runs `chat-server` in `data_dir` with `args` until it exits (it must, within 20 s): its
+/// status and stderr.
+pub fn run_to_exit(data_dir: &Path, args: &[&str]) -> (ExitStatus, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
+        .args(["--host", "127.0.0.1", "--port", "0", "--data-dir"])
+        .arg(data_dir)
+        .args(args)
+        .env_remove("JWT_SECRET")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start chat-server");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("chat-server {args:?} did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("output");
+    (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 impl Node {
     /// Starts the binary with `args` (after the fixed `--host/--port/--data-dir`) and waits for
     /// its "listening on" line.
     pub async fn start(args: &[String]) -> Self {
+        Self::start_with_env(args, &[]).await
+    }
+
+    /// [`Self::start`] with environment variables of the test's choosing (over the shared
+    /// `JWT_SECRET` and `RUST_LOG=warn`).
+    pub async fn start_with_env(args: &[String], env: &[(&str, &str)]) -> Self {
         let data_dir = tempfile::tempdir().expect("data dir");
         let mut child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
             .args(["--host", "127.0.0.1", "--port", "0", "--data-dir"])
@@ -90,6 +121,7 @@ impl Node {
             .args(args)
             .env("JWT_SECRET", JWT_SECRET)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -131,6 +163,12 @@ impl Node {
     /// SIGKILL: the node dies mid-traffic, nothing flushed.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops it with SIGTERM and waits until it has exited (its log is then complete).
+    pub fn terminate(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let _ = self.child.wait();
     }
 
