@@ -16,7 +16,7 @@ use std::{
 
 use harness::{
     NOTICE, QUIET, SioClient, WAIT, assert_seamless,
-    cluster::{Backend, Cluster, OwnRedis},
+    cluster::{Backend, Cluster, OwnRedis, run_to_exit},
     eventually,
     mongo::OwnServer,
 };
