@@ -3,7 +3,9 @@
 # tmux (the full-screen TUI scenario), pkg-config + libssl-dev (rust_socketio's native-tls),
 # python3-venv (the MongoDB-compatible test server), Node.js + npm (the socket.io-client
 # interop test), redis-server and nginx (several nodes: the Redis adapter, the load balancer;
-# the tests start their own on free ports). Needs root for apt-get when something is missing.
+# the tests start their own on free ports), prlimit (util-linux: the full-disk fault test); and
+# from crates.io cargo-deny (licences, bans, sources) and cargo-fuzz (scripts/fuzz.sh). Needs
+# root for apt-get when something is missing.
 set -euo pipefail
 
 missing=()
@@ -15,9 +17,14 @@ command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v nginx >/dev/null || missing+=(nginx)
+command -v prlimit >/dev/null || missing+=(util-linux)
 
 if ((${#missing[@]})); then
     echo "install-test-deps: apt-get install ${missing[*]}" >&2
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# Pinned, so a new release cannot change what CI checks.
+command -v cargo-deny >/dev/null || cargo install cargo-deny --locked --version 0.20.2 --quiet
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2 --quiet

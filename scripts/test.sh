@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: the Rust workspace (unit, integration against real servers on port 0, the
-# store conformance suite on SQLite and on a MongoDB-wire-compatible server, the TUI's plain
-# and tmux end-to-end runs) and the socket.io-client v4 interop test.
+# Runs every test: the Rust workspace (unit, property, integration against real servers on
+# port 0, the store conformance suite on SQLite and on a MongoDB-wire-compatible server, faults
+# on the real binary, the TUI's plain and tmux end-to-end runs), cargo deny (licences, bans,
+# sources), 60 s of fuzzing what clients send, and the socket.io-client v4 interop tests.
 #
 # Installs what is missing (scripts/install-test-deps.sh) and starts its own MongoDB-compatible
 # server (scripts/mongo-test-server.sh), unless TEST_MONGODB_URL already points at one.
@@ -22,5 +23,8 @@ export CHAT_REQUIRE_MONGO=1
 
 cargo build --workspace --bins
 cargo test --workspace --all-targets
+# Advisories need the RustSec database from GitHub, which CI cannot reach (README, Reliability).
+cargo deny --offline check licenses bans sources
+scripts/fuzz.sh 60
 
 (cd interop && npm ci --no-audit --no-fund --silent && CHAT_SERVER_BIN=../target/debug/chat-server npm test)

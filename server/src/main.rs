@@ -29,9 +29,24 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Some(url) => chat_server::store::redact_url(url),
         None => format!("sqlite in {}", config.data_dir.display()),
     };
+    survive_file_size_limit().context("cannot handle SIGXFSZ")?;
     let server = chat_server::Server::open(config).await?;
     eprintln!("chat-server listening on http://{addr} (store: {store})");
     server.serve(listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// A write past the file size limit (`ulimit -f`) raises SIGXFSZ, whose default is to kill the
+/// process. Handled, the write fails instead (EFBIG): the store reports it, acks say "not
+/// stored", and everything else keeps working until the limit is raised.
+fn survive_file_size_limit() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut xfsz = signal(SignalKind::from_raw(libc::SIGXFSZ))?;
+    tokio::spawn(async move {
+        while xfsz.recv().await.is_some() {
+            tracing::error!("a file reached the size limit (ulimit -f): writes fail until it is raised");
+        }
+    });
     Ok(())
 }
 

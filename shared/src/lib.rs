@@ -9,6 +9,7 @@ pub mod api;
 pub mod defaults;
 pub mod errors;
 pub mod events;
+pub mod inbound;
 pub mod notices;
 pub mod payload;
 pub mod validate;

@@ -2,7 +2,11 @@
 
 use chrono::Utc;
 use serde_json::Value;
-use shared::{errors, events, payload::MessageAck};
+use shared::{
+    errors, events,
+    inbound::{MessageArgs, message_text},
+    payload::MessageAck,
+};
 use socketioxide::adapter::Adapter;
 
 use super::{
@@ -14,35 +18,9 @@ use crate::store::{self, Message};
 /// `chat.message`, in each of the book's forms and ours.
 pub struct SendMessage;
 
-/// Where a message goes and what it says.
-#[derive(Debug, PartialEq, Eq)]
-pub enum MessageArgs {
-    /// `(message)`, chapter 13: to the handshake room.
-    Home(String),
-    /// `({room, message})` (ours) or `(room, message)` (chapter 15): to a joined room.
-    ToRoom { room: String, message: String },
-}
-
 impl FromArgs for MessageArgs {
-    /// Exactly one of the three shapes; anything else is refused, never reinterpreted.
     fn from_args(args: Vec<Value>) -> Result<Self, String> {
-        let invalid = || errors::MESSAGE_INVALID.to_string();
-        let mut args = args.into_iter();
-        match (args.next(), args.next(), args.next()) {
-            (Some(Value::String(text)), None, None) => Ok(MessageArgs::Home(text)),
-            (Some(Value::Object(mut fields)), None, None) => {
-                match (fields.remove("room"), fields.remove("message")) {
-                    (Some(Value::String(room)), Some(Value::String(message))) => {
-                        Ok(MessageArgs::ToRoom { room, message })
-                    }
-                    _ => Err(invalid()),
-                }
-            }
-            (Some(Value::String(room)), Some(Value::String(message)), None) => {
-                Ok(MessageArgs::ToRoom { room, message })
-            }
-            _ => Err(invalid()),
-        }
+        MessageArgs::parse(args)
     }
 }
 
@@ -56,14 +34,10 @@ impl ClientEvent for SendMessage {
     async fn handle<A: Adapter>(cx: &Cx<A>, args: MessageArgs) -> Answer<MessageAck> {
         let (room, text) = match args {
             MessageArgs::Home(text) => (cx.session.home_room.clone(), text),
-            MessageArgs::ToRoom { room, message } => (shared::validate::normalize_room(&room), message),
+            MessageArgs::ToRoom { room, message } => (room, message),
         };
-        if text.trim().is_empty() {
-            return Err(errors::MESSAGE_EMPTY.to_string()).into();
-        }
-        let max = cx.state.config.max_message_bytes;
-        if text.len() > max {
-            return Err(errors::message_too_long(max)).into();
+        if let Err(refused) = message_text(&text, cx.state.config.max_message_bytes) {
+            return Err(refused).into();
         }
         if !is_chat_room(&room) || !cx.socket.rooms().iter().any(|r| *r == room) {
             return Err(errors::not_in_room(&room)).into();
@@ -84,44 +58,5 @@ impl ClientEvent for SendMessage {
                 errors::MESSAGE_NOT_STORED.to_string()
             })
         }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-
-    fn parse(args: Vec<Value>) -> Result<MessageArgs, String> {
-        MessageArgs::from_args(args)
-    }
-
-    #[test]
-    fn parses_the_three_shapes() {
-        assert_eq!(parse(vec![json!("hi")]), Ok(MessageArgs::Home("hi".into())));
-        let to_room = Ok(MessageArgs::ToRoom { room: "r".into(), message: "m".into() });
-        assert_eq!(parse(vec![json!({"room": "r", "message": "m"})]), to_room);
-        assert_eq!(parse(vec![json!("r"), json!("m")]), to_room);
-    }
-
-    #[test]
-    fn refuses_everything_else() {
-        let invalid = Err(errors::MESSAGE_INVALID.to_string());
-        for bad in [
-            vec![],
-            vec![json!(42)],
-            vec![json!(null)],
-            vec![json!(true)],
-            vec![json!(["hi"])],
-            vec![json!({"message": 1})],
-            vec![json!({"room": "r"})],
-            vec![json!("r"), json!(7)],
-            vec![json!("r"), json!({"message": "m"})],
-            vec![json!("r"), json!("m"), json!("extra")],
-            vec![json!({"room": "r", "message": "m"}), json!("m")],
-        ] {
-            assert_eq!(parse(bad.clone()), invalid, "{bad:?}");
-        }
     }
 }

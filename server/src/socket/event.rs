@@ -18,9 +18,9 @@
 
 use std::{future::Future, marker::PhantomData, pin::Pin, sync::Arc};
 
-use serde::{Deserialize, Deserializer, Serialize, de};
+use serde::Serialize;
 use serde_json::Value;
-use shared::{errors, payload::Ack};
+use shared::{errors, inbound::AllArgs, payload::Ack};
 use socketioxide::{
     SocketIo,
     adapter::Adapter,
@@ -105,31 +105,6 @@ fn reply<A: Adapter, T: Acked>(socket: &SocketRef<A>, ack: AckSender<A>, outcome
     };
 }
 
-/// Every argument of an event packet, however many there are. socketioxide hands a plain
-/// `Value` only the first argument; a tuple-like type gets them all, so this deserializes as a
-/// tuple of any length.
-struct AllArgs(Vec<Value>);
-
-impl<'de> Deserialize<'de> for AllArgs {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Args;
-        impl<'de> de::Visitor<'de> for Args {
-            type Value = AllArgs;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("event arguments")
-            }
-            fn visit_seq<S: de::SeqAccess<'de>>(self, mut seq: S) -> Result<AllArgs, S::Error> {
-                let mut args = Vec::new();
-                while let Some(arg) = seq.next_element()? {
-                    args.push(arg);
-                }
-                Ok(AllArgs(args))
-            }
-        }
-        deserializer.deserialize_tuple(usize::MAX, Args)
-    }
-}
-
 /// The synchronous handler that queues event `E` (see the module docs).
 struct Inbox<E>(PhantomData<fn() -> E>);
 
@@ -173,16 +148,3 @@ async fn run<E: ClientEvent, A: Adapter>(cx: Arc<Cx<A>>, args: Result<E::Args, S
 
 /// The receiving end of a socket's queue.
 pub type JobReceiver<A> = mpsc::Receiver<Job<A>>;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn all_args_reads_every_argument() {
-        let args: AllArgs = serde_json::from_str(r#"["a", {"b": 1}, 3]"#).unwrap();
-        assert_eq!(args.0, vec![Value::from("a"), serde_json::json!({"b": 1}), Value::from(3)]);
-        let none: AllArgs = serde_json::from_str("[]").unwrap();
-        assert!(none.0.is_empty());
-    }
-}

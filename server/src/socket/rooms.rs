@@ -24,11 +24,7 @@ pub struct RoomArg(String);
 
 impl FromArgs for RoomArg {
     fn from_args(args: Vec<Value>) -> Result<Self, String> {
-        let [Value::String(room)] = <[Value; 1]>::try_from(args).map_err(|_| errors::ROOM_INVALID_PAYLOAD)?
-        else {
-            return Err(errors::ROOM_INVALID_PAYLOAD.into());
-        };
-        Ok(RoomArg(shared::validate::room(&room)?))
+        shared::inbound::room_arg(args).map(RoomArg)
     }
 }
 

@@ -15,21 +15,15 @@ use super::{
 };
 use crate::{state::AppState, store::StoreError};
 
-/// Socket ids are 16 characters; anything much longer names no socket.
-const MAX_SOCKET_ID_LEN: usize = 64;
-
 /// `user.info`: its ack is `null` for an unknown socket (and for a refusal).
 pub struct Lookup;
 
-/// The socket id asked about.
-pub struct SocketIdArg(String);
+/// The socket id asked about; `None` when too long to name any.
+pub struct SocketIdArg(Option<String>);
 
 impl FromArgs for SocketIdArg {
     fn from_args(args: Vec<Value>) -> Result<Self, String> {
-        match <[Value; 1]>::try_from(args) {
-            Ok([Value::String(sid)]) => Ok(SocketIdArg(sid)),
-            _ => Err(errors::SOCKET_ID_INVALID.into()),
-        }
+        shared::inbound::socket_id_arg(args).map(SocketIdArg)
     }
 }
 
@@ -46,9 +40,7 @@ impl ClientEvent for Lookup {
 
     /// Looks up off the socket's queue: a read need not hold up the socket's later events.
     async fn handle<A: Adapter>(cx: &Cx<A>, SocketIdArg(sid): SocketIdArg) -> Answer<Option<UserInfo>> {
-        if sid.len() > MAX_SOCKET_ID_LEN {
-            return Ok(None).into();
-        }
+        let Some(sid) = sid else { return Ok(None).into() };
         let (io, state, asker) = (cx.io.clone(), cx.state.clone(), cx.socket.id);
         Answer::Later(Box::pin(async move {
             lookup(&io, &state, &sid).await.map_err(|e| {

@@ -77,7 +77,9 @@ pub struct Node {
     child: Child,
     /// Everything it wrote to stderr so far, line by line.
     pub log: Arc<Mutex<Vec<String>>>,
-    _data_dir: TempDir,
+    data_dir: TempDir,
+    /// What it was started with, for [`Self::restart_after_kill9`].
+    launch: (Vec<String>, Vec<String>, Vec<(String, String)>),
 }
 
 /// Runs `chat-server` in `data_dir` with `args` until it exits (it must, within 20 s): its
@@ -114,14 +116,43 @@ impl Node {
     /// [`Self::start`] with environment variables of the test's choosing (over the shared
     /// `JWT_SECRET` and `RUST_LOG=warn`).
     pub async fn start_with_env(args: &[String], env: &[(&str, &str)]) -> Self {
-        let data_dir = tempfile::tempdir().expect("data dir");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
+        Self::start_under(&[], args, env).await
+    }
+
+    /// [`Self::start_with_env`] run by `wrapper` (a command that execs the rest of its
+    /// arguments, such as `prlimit --fsize=N --`), so the node's pid stays the child's.
+    pub async fn start_under(wrapper: &[&str], args: &[String], env: &[(&str, &str)]) -> Self {
+        let launch = (
+            wrapper.iter().map(|w| w.to_string()).collect(),
+            args.to_vec(),
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        );
+        Self::launch(tempfile::tempdir().expect("data dir"), launch).await
+    }
+
+    /// SIGKILL, then the same command again on the same data dir.
+    pub async fn restart_after_kill9(mut self) -> Self {
+        self.kill9();
+        let (data_dir, launch) =
+            (std::mem::replace(&mut self.data_dir, tempfile::tempdir().expect("dir")), self.launch.clone());
+        Self::launch(data_dir, launch).await
+    }
+
+    async fn launch(data_dir: TempDir, launch: (Vec<String>, Vec<String>, Vec<(String, String)>)) -> Self {
+        let (wrapper, args, env) = &launch;
+        let binary = env!("CARGO_BIN_EXE_chat-server");
+        let (program, wrapped): (&str, Vec<&str>) = match wrapper.as_slice() {
+            [program, rest @ ..] => (program, rest.iter().map(String::as_str).chain([binary]).collect()),
+            [] => (binary, vec![]),
+        };
+        let mut child = Command::new(program)
+            .args(wrapped)
             .args(["--host", "127.0.0.1", "--port", "0", "--data-dir"])
             .arg(data_dir.path())
             .args(args)
             .env("JWT_SECRET", JWT_SECRET)
             .env("RUST_LOG", "warn")
-            .envs(env.iter().copied())
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -157,13 +188,25 @@ impl Node {
             );
             sleep(Duration::from_millis(20)).await;
         };
-        Self { client: Client::new(addr), child, log, _data_dir: data_dir }
+        Self { client: Client::new(addr), child, log, data_dir, launch }
     }
 
     /// SIGKILL: the node dies mid-traffic, nothing flushed.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Its resident memory (`VmRSS` of /proc), in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("status");
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
+        line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("VmRSS in kB")
     }
 
     /// Stops it with SIGTERM and waits until it has exited (its log is then complete).

@@ -716,6 +716,21 @@ impl RawClient {
         ack["id"].as_str().expect("ack id").to_owned()
     }
 
+    /// Up to `count` Socket.IO packets (queued ones first), fewer if the connection closes or
+    /// `within` passes.
+    pub async fn read_packets(&mut self, count: usize, within: Duration) -> Vec<String> {
+        let mut packets: Vec<String> = self.pending.drain(..).collect();
+        let deadline = Instant::now() + within;
+        while packets.len() < count {
+            match self.read_frame(deadline.saturating_duration_since(Instant::now())).await {
+                Frame::Socket(p) => packets.push(p),
+                Frame::Closed | Frame::Timeout => break,
+                Frame::Engine(_) | Frame::Binary => {}
+            }
+        }
+        packets
+    }
+
     /// Every Socket.IO packet (queued ones first) until the server closes the connection or
     /// `within` passes.
     pub async fn packets_until_closed(&mut self, within: Duration) -> Vec<String> {
