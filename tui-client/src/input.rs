@@ -73,9 +73,16 @@ impl Input {
 
     /// Ctrl-W: the word before the cursor and the spaces after it.
     pub fn delete_word_back(&mut self) {
-        let head = &self.text[..self.cursor];
-        let trimmed = head.trim_end();
-        let start = trimmed.rfind(char::is_whitespace).map_or(0, |i| i + 1);
+        let blank = |g: &str| g.chars().all(char::is_whitespace);
+        let mut graphemes = self.text[..self.cursor].grapheme_indices(true).rev().peekable();
+        while graphemes.next_if(|(_, g)| blank(g)).is_some() {}
+        let mut start = 0;
+        for (at, g) in graphemes {
+            if blank(g) {
+                start = at + g.len();
+                break;
+            }
+        }
         self.text.replace_range(start..self.cursor, "");
         self.cursor = start;
     }

@@ -13,6 +13,8 @@ mod input;
 mod interactive;
 mod keymap;
 mod net;
+#[cfg(test)]
+mod never_panics;
 mod plain;
 mod tui;
 mod ui;

@@ -138,7 +138,7 @@ impl Wrapper {
 
     fn push_token(&mut self, token: &str, style: Style) {
         let w = width(token);
-        let room = self.max_width - self.row_width;
+        let room = self.max_width.saturating_sub(self.row_width);
         if token.starts_with(' ') {
             if self.row_width == 0 && self.rows.len() > 1 {
                 return;

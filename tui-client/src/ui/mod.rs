@@ -31,14 +31,16 @@ pub struct Areas {
     pub input: Rect,
 }
 
+/// On a short terminal the input line goes first, then the status bar, then the tabs; the
+/// messages get what is left (possibly nothing).
 pub fn areas(area: Rect) -> Areas {
-    let [tabs, body, status, input] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(0),
-        Constraint::Length(1),
-        Constraint::Length(1),
-    ])
-    .areas(area);
+    let row = |from_bottom: u16, needs: u16| {
+        let y = area.bottom().saturating_sub(from_bottom);
+        Rect::new(area.x, y, area.width, u16::from(area.height >= needs))
+    };
+    let (input, status) = (row(1, 1), row(2, 2));
+    let tabs = Rect::new(area.x, area.y, area.width, u16::from(area.height >= 3));
+    let body = Rect::new(area.x, area.y + tabs.height, area.width, area.height.saturating_sub(3));
     if area.width >= INFO_MIN_WIDTH {
         let [messages, info] =
             Layout::horizontal([Constraint::Min(0), Constraint::Length(INFO_WIDTH)]).areas(body);
@@ -58,16 +60,22 @@ pub fn draw(frame: &mut Frame, app: &App) {
     let screen = frame.area();
     let a = areas(screen);
     let buf = frame.buffer_mut();
-    tabs::render(app, a.tabs, buf);
-    messages::render(app, a.messages, buf);
-    if let Some(info) = a.info {
+    if !a.tabs.is_empty() {
+        tabs::render(app, a.tabs, buf);
+    }
+    if !a.messages.is_empty() {
+        messages::render(app, a.messages, buf);
+    }
+    if let Some(info) = a.info.filter(|i| !i.is_empty()) {
         info::render(app, info, buf);
     }
-    status::render(app, a.status, buf);
-    let cursor = prompt::render(app, a.input, buf);
+    if !a.status.is_empty() {
+        status::render(app, a.status, buf);
+    }
+    let cursor = (!a.input.is_empty()).then(|| prompt::render(app, a.input, buf));
     if app.show_help {
         help::render(screen, buf);
-    } else {
+    } else if let Some(cursor) = cursor {
         frame.set_cursor_position(cursor);
     }
 }
@@ -131,5 +139,18 @@ mod tests {
         assert!(rows[3].starts_with("bob: hi ann"), "{rows:?}");
         assert_eq!(message_pane_size(30, 6), (30, 3));
         assert_eq!(message_pane_size(80, 9), (54, 6));
+    }
+
+    #[test]
+    fn a_short_terminal_keeps_the_input_line_then_the_status_bar() {
+        let app = App::new("http://localhost:3001", "ann", "public", 100);
+        let rows = screen(&app, 30, 1);
+        assert!(rows[0].starts_with("› "), "{rows:?}");
+        let rows = screen(&app, 30, 2);
+        assert!(rows[1].starts_with("› ") && rows[0].contains("connecting"), "{rows:?}");
+        assert_eq!(message_pane_size(30, 2), (30, 0));
+        for (w, h) in [(1, 1), (2, 1), (1, 5), (0, 0)] {
+            screen(&app, w, h);
+        }
     }
 }

@@ -28,20 +28,19 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) -> Position {
     Position::new((x + cursor as u16).min(area.right().saturating_sub(1)), area.y)
 }
 
-/// The part of `text` to show in `avail` cells with the cursor (a byte offset) visible, and
-/// the cursor's column in it.
+/// The part of `text` to show in `avail` cells with the cursor (a byte offset into `text`)
+/// visible, and the cursor's column in it. Each grapheme is drawn sanitised (a control
+/// character as U+FFFD, a newline as a space), but offsets stay those of `text`.
 fn visible(text: &str, cursor: usize, avail: usize) -> (String, usize) {
-    let text = wrap::sanitize(text);
+    let shown: Vec<(usize, String)> =
+        text.grapheme_indices(true).map(|(at, g)| (at, wrap::sanitize(g).replace('\n', " "))).collect();
+    let mut col: usize = shown.iter().take_while(|(at, _)| *at < cursor).map(|(_, g)| wrap::width(g)).sum();
     let mut start = 0;
-    let mut col = wrap::width(&text[..cursor]);
-    for g in text.graphemes(true) {
-        if col < avail {
-            break;
-        }
-        start += g.len();
-        col -= wrap::width(g);
+    while col >= avail && start < shown.len() {
+        col -= wrap::width(&shown[start].1);
+        start += 1;
     }
-    (text[start..].to_owned(), col)
+    (shown[start..].iter().map(|(_, g)| g.as_str()).collect(), col)
 }
 
 #[cfg(test)]
@@ -62,5 +61,16 @@ mod tests {
         assert_eq!(pos, Position::new(7, 0));
         assert_eq!(visible("abcdefghij", 10, 4), ("hij".to_owned(), 3));
         assert_eq!(visible("你好世界", 12, 5), ("世界".to_owned(), 4));
+    }
+
+    #[test]
+    fn control_characters_are_drawn_replaced_with_the_cursor_where_it_belongs() {
+        // ESC, BEL and a C1 control before wide text: offsets are the raw text's.
+        let text = "a\u{1b}[31m你\u{7}\u{9b}b";
+        let cursor = text.find('b').expect("b");
+        let (shown, col) = visible(text, cursor, 40);
+        assert_eq!(shown, "a\u{fffd}[31m你\u{fffd}\u{fffd}b");
+        assert_eq!(col, wrap::width("a\u{fffd}[31m你\u{fffd}\u{fffd}"));
+        assert_eq!(visible("x\ny", 3, 10), ("x y".to_owned(), 3));
     }
 }
