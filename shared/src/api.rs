@@ -23,11 +23,17 @@ pub struct Health {
     pub adapter: String,
 }
 
-/// Body of signup and login.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Body of signup and login. Its `Debug` hides the password.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credentials {
     pub username: String,
     pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials").field("username", &self.username).field("password", &"…").finish()
+    }
 }
 
 /// Signup's 201 body.

@@ -6,12 +6,16 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use shared::payload::{ChatMessage, SystemMessage, UserInfo};
+use shared::{
+    api::Credentials,
+    payload::{ChatMessage, SystemMessage, UserInfo},
+};
 
 use crate::{
     commands::{self, Command},
     input::Input,
     keymap::Action,
+    login_form::{FormOutcome, LoginForm},
     net::{AckOutcome, NetCommand, NetEvent},
     ui::lines,
 };
@@ -31,7 +35,7 @@ pub enum Event {
         width: u16,
         height: u16,
     },
-    /// The outcome of an [`Effect::Relogin`]: the new username, or why it failed.
+    /// The outcome of an [`Effect::Login`]: the new username, or why it failed.
     LoggedIn(Result<String, String>),
 }
 
@@ -39,8 +43,13 @@ pub enum Event {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     Net(NetCommand),
-    /// Leave the full screen, ask for username and password, store the new token.
-    Relogin,
+    /// Log in over HTTP (signing up first when asked); on success store the new token (only
+    /// then: a failed attempt never drops the old one) and reconnect with it. Answered by
+    /// [`Event::LoggedIn`].
+    Login {
+        credentials: Credentials,
+        signup: bool,
+    },
     /// Forget the stored token and quit.
     Logout,
     Quit,
@@ -210,6 +219,8 @@ pub struct App {
     pub own_info: Option<UserInfo>,
     pub lookup: Option<Lookup>,
     pub show_help: bool,
+    /// The login form, while open (over everything but the help).
+    pub login: Option<LoginForm>,
     /// Message pane size, for scrolling by screenfuls.
     pub view: (u16, u16),
     /// The time of the last tick, for lines we make ourselves.
@@ -235,6 +246,7 @@ impl App {
             own_info: None,
             lookup: None,
             show_help: false,
+            login: None,
             view: (80, 20),
             now: None,
             scrollback: scrollback.max(1),
@@ -290,22 +302,45 @@ impl App {
                 Vec::new()
             }
             Event::LoggedIn(Ok(username)) => {
+                self.login = None;
+                self.note(format!("Logged in as {username}"), false);
                 self.username = username;
                 self.conn = ConnState::Connecting;
                 Vec::new()
             }
             Event::LoggedIn(Err(err)) => {
-                self.note(format!("Login failed: {err}. /login to try again."), true);
+                match &mut self.login {
+                    Some(form) => form.failed(err),
+                    None => self.note(format!("Login failed: {err}. /login to try again."), true),
+                }
                 Vec::new()
             }
         }
     }
 
     fn on_action(&mut self, action: Action) -> Vec<Effect> {
+        if let Some(form) =
+            self.login.as_mut().filter(|_| !matches!(action, Action::Quit | Action::ToggleHelp))
+        {
+            if self.show_help && action == Action::CloseHelp {
+                self.show_help = false;
+                return Vec::new();
+            }
+            return match form.update(action) {
+                FormOutcome::Stay => Vec::new(),
+                FormOutcome::Cancel => {
+                    self.login = None;
+                    Vec::new()
+                }
+                FormOutcome::Submit { credentials, signup } => vec![Effect::Login { credentials, signup }],
+            };
+        }
         match action {
             Action::Quit => return vec![Effect::Quit],
             Action::ToggleHelp => self.show_help = !self.show_help,
             Action::CloseHelp => self.show_help = false,
+            // Only the login form has fields.
+            Action::NextField | Action::PrevField | Action::ToggleSignup => {}
             Action::Submit => return self.submit(),
             Action::Insert(c) => self.input.insert(c.encode_utf8(&mut [0; 4])),
             Action::Paste(text) => self.input.insert(&text.replace("\r\n", " ").replace(['\n', '\r'], " ")),
@@ -333,6 +368,12 @@ impl App {
             }
         }
         Vec::new()
+    }
+
+    fn open_login_form(&mut self) {
+        if self.login.is_none() {
+            self.login = Some(LoginForm::new(&self.username));
+        }
     }
 
     fn switch_to(&mut self, index: usize) {
@@ -390,7 +431,10 @@ impl App {
                 }
                 Vec::new()
             }
-            Command::Login => vec![Effect::Relogin],
+            Command::Login => {
+                self.open_login_form();
+                Vec::new()
+            }
             Command::Logout => vec![Effect::Logout],
             Command::Quit => vec![Effect::Quit],
             Command::Help => {
@@ -450,11 +494,11 @@ impl App {
             NetEvent::Rejected { message } => {
                 let auth = is_auth_failure(&message);
                 self.conn = ConnState::Rejected { message: message.clone() };
-                if auth && !self.ever_connected {
-                    return vec![Effect::Relogin];
-                }
-                let hint = if auth { " Type /login to log in again." } else { "" };
+                let hint = if auth { " Log in again (/login)." } else { "" };
                 self.note(format!("The server refused the connection: {message}.{hint}"), true);
+                if auth {
+                    self.open_login_form();
+                }
                 Vec::new()
             }
             NetEvent::Message(msg) => {
@@ -928,21 +972,43 @@ mod tests {
     }
 
     #[test]
-    fn rejected_token_asks_for_login_first_and_offers_it_later() {
-        let mut app = app();
-        let effects =
-            app.update(Event::Net(NetEvent::Rejected { message: shared::errors::AUTH_INVALID_TOKEN.into() }));
-        assert_eq!(effects, [Effect::Relogin]);
-        assert_eq!(app.conn, ConnState::Rejected { message: shared::errors::AUTH_INVALID_TOKEN.into() });
-
+    fn a_rejected_token_opens_the_login_form_which_asks_again_until_it_works() {
         let mut app = connected();
         let effects =
             app.update(Event::Net(NetEvent::Rejected { message: shared::errors::AUTH_INVALID_TOKEN.into() }));
         assert!(effects.is_empty());
+        assert_eq!(app.conn, ConnState::Rejected { message: shared::errors::AUTH_INVALID_TOKEN.into() });
         assert!(kinds(&app.rooms[0]).last().unwrap().contains("/login"));
-        assert_eq!(type_line(&mut app, "/login"), [Effect::Relogin]);
+        assert!(app.login.as_ref().is_some_and(|f| f.username.text() == "ann"), "prefilled username");
+        for c in "wrong pw".chars() {
+            app.update(Event::Action(Action::Insert(c)));
+        }
+        let effects = app.update(Event::Action(Action::Submit));
+        let credentials = Credentials { username: "ann".into(), password: "wrong pw".into() };
+        assert_eq!(effects, [Effect::Login { credentials, signup: false }]);
+        app.update(Event::LoggedIn(Err("Invalid username or password".into())));
+        let form = app.login.as_ref().expect("still open");
+        assert_eq!(form.error.as_deref(), Some("Invalid username or password"));
+        for c in "right pw".chars() {
+            app.update(Event::Action(Action::Insert(c)));
+        }
+        assert_eq!(app.update(Event::Action(Action::Submit)).len(), 1);
         app.update(Event::LoggedIn(Ok("ann2".into())));
+        assert!(app.login.is_none());
         assert_eq!((app.username.as_str(), &app.conn), ("ann2", &ConnState::Connecting));
+    }
+
+    #[test]
+    fn slash_login_opens_the_form_and_esc_closes_it() {
+        let mut app = connected();
+        assert!(type_line(&mut app, "/login").is_empty());
+        assert!(app.login.is_some());
+        // Keys go to the form, not to the chat line.
+        app.update(Event::Action(Action::Insert('x')));
+        assert!(app.input.is_empty());
+        app.update(Event::Action(Action::CloseHelp));
+        assert!(app.login.is_none());
+        assert_eq!(app.update(Event::Action(Action::Quit)), [Effect::Quit]);
     }
 
     #[test]

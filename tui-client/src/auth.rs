@@ -176,6 +176,15 @@ impl AuthClient {
         Ok(Token::new(answer.token))
     }
 
+    /// Logs in, signing up first when `signup`: the session to store.
+    pub async fn session(&self, creds: &Credentials, signup: bool) -> Result<Session, AuthError> {
+        if signup {
+            self.signup(creds).await?;
+        }
+        let token = self.login(creds).await?;
+        Ok(Session { username: creds.username.clone(), token })
+    }
+
     /// Any success will do: the protocol says 201 and nothing of the body (ours answers
     /// `{id, username}`, the book's Node backend `{username}`).
     pub async fn signup(&self, creds: &Credentials) -> Result<(), AuthError> {
@@ -241,17 +250,11 @@ pub async fn login(opts: &LoginOptions, store: &TokenStore) -> Result<Session, A
             tokio::task::spawn_blocking(move || ask_credentials(&o, interactive))
                 .await
                 .map_err(|e| AuthError::Prompt { what: "credentials", source: io::Error::other(e) })??;
-        let result = async {
-            if signup {
-                client.signup(&creds).await?;
-                eprintln!("Account {} created.", creds.username);
-            }
-            client.login(&creds).await
-        }
-        .await;
-        match result {
-            Ok(token) => {
-                let session = Session { username: creds.username, token };
+        match client.session(&creds, signup).await {
+            Ok(session) => {
+                if signup {
+                    eprintln!("Account {} created.", creds.username);
+                }
                 store.set(&opts.server, &session)?;
                 return Ok(session);
             }

@@ -4,11 +4,11 @@
 use std::{process::ExitCode, time::Duration};
 
 use anyhow::Context;
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
 use crate::{
     app::{App, Effect, Event},
-    auth::{self, LoginOptions, Session, TokenStore},
+    auth::{AuthClient, LoginOptions, Session, TokenStore},
     keymap,
     net::{self, NetCommand, NetConfig},
     tui::Tui,
@@ -40,6 +40,8 @@ pub async fn run(opts: Options, session: Session, store: TokenStore) -> anyhow::
     let (width, height) = ui::message_pane_size(w, h);
     app.update(Event::Resize { width, height });
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
+    // Logins from the in-app form run beside the loop and answer here.
+    let (logins_tx, mut logins) = unbounded_channel::<Result<Session, String>>();
     let exit = 'main: loop {
         tui.draw(&app)?;
         let mut batch = Vec::new();
@@ -65,6 +67,15 @@ pub async fn run(opts: Options, session: Session, store: TokenStore) -> anyhow::
                 None => break 'main Exit::Quit,
             },
             _ = ticks.tick() => batch.push(Event::Tick(chrono::Utc::now())),
+            Some(outcome) = logins.recv() => {
+                // Stored only now: a failed attempt leaves the old token where it was.
+                let outcome = outcome.and_then(|session| {
+                    store.set(&server, &session).map_err(|e| e.to_string())?;
+                    send(&cmds, NetCommand::Reauth(session.token));
+                    Ok(session.username)
+                });
+                batch.push(Event::LoggedIn(outcome));
+            }
         }
         for event in batch {
             for effect in app.update(event) {
@@ -75,22 +86,15 @@ pub async fn run(opts: Options, session: Session, store: TokenStore) -> anyhow::
                         store.remove(&server)?;
                         break 'main Exit::LoggedOut;
                     }
-                    Effect::Relogin => {
-                        tui.suspend();
-                        // The old token is refused anyway; a failed login must not keep it.
-                        let result = match store.remove(&server) {
-                            Ok(_) => auth::login(&opts.login, &store).await,
-                            Err(e) => Err(e),
-                        };
-                        tui.resume()?;
-                        let outcome = match result {
-                            Ok(session) => {
-                                send(&cmds, NetCommand::Reauth(session.token));
-                                Ok(session.username)
-                            }
-                            Err(e) => Err(e.to_string()),
-                        };
-                        app.update(Event::LoggedIn(outcome));
+                    Effect::Login { credentials, signup } => {
+                        let (server, answer) = (server.clone(), logins_tx.clone());
+                        tokio::spawn(async move {
+                            let session = match AuthClient::new(&server) {
+                                Ok(client) => client.session(&credentials, signup).await,
+                                Err(e) => Err(e),
+                            };
+                            let _ = answer.send(session.map_err(|e| e.to_string()));
+                        });
                     }
                 }
             }

@@ -31,7 +31,12 @@ pub enum Action {
     NextRoom,
     PrevRoom,
     ToggleHelp,
+    /// Esc on an overlay (help, the login form): close it.
     CloseHelp,
+    /// The login form: next and previous field, login or sign up.
+    NextField,
+    PrevField,
+    ToggleSignup,
 }
 
 /// Keys for the help overlay: (keys, what they do).
@@ -69,7 +74,10 @@ fn map_key(key: &KeyEvent, app: &App) -> Option<Action> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     let alt = key.modifiers.contains(KeyModifiers::ALT);
     let action = match key.code {
-        KeyCode::Esc if app.show_help => Action::CloseHelp,
+        KeyCode::Esc if app.show_help || app.login.is_some() => Action::CloseHelp,
+        KeyCode::Tab if app.login.is_some() => Action::NextField,
+        KeyCode::BackTab if app.login.is_some() => Action::PrevField,
+        KeyCode::F(2) if app.login.is_some() => Action::ToggleSignup,
         KeyCode::Esc => Action::Quit,
         KeyCode::Char('c') if ctrl => Action::Quit,
         KeyCode::F(1) => Action::ToggleHelp,

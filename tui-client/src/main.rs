@@ -12,6 +12,7 @@ mod commands;
 mod input;
 mod interactive;
 mod keymap;
+mod login_form;
 mod net;
 #[cfg(test)]
 mod never_panics;

@@ -68,6 +68,9 @@ fn action() -> impl Strategy<Value = Action> {
             Action::PrevRoom,
             Action::ToggleHelp,
             Action::CloseHelp,
+            Action::NextField,
+            Action::PrevField,
+            Action::ToggleSignup,
         ]),
         (0usize..12).prop_map(Action::SwitchRoom),
     ]
@@ -114,6 +117,7 @@ fn event() -> impl Strategy<Value = Event> {
         1 => (0u16..200, 0u16..60).prop_map(|(width, height)| Event::Resize { width, height }),
         1 => Just(Event::Tick(chrono::Utc::now())),
         1 => prop_oneof![Just(Ok("ann".to_owned())), text().prop_map(Err)].prop_map(Event::LoggedIn),
+        1 => Just(Event::Action(Action::Paste("/login".into()))),
     ]
 }
 

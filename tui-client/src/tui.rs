@@ -41,16 +41,15 @@ pub fn restore() {
 /// The full-screen terminal and its input events. Dropping it restores the terminal.
 pub struct Tui {
     terminal: Terminal<CrosstermBackend<Stdout>>,
-    /// `None` while suspended, so nothing reads the keyboard under a password prompt.
-    events: Option<EventStream>,
+    events: EventStream,
 }
 
 impl Tui {
     pub fn new() -> io::Result<Self> {
         enter()?;
-        let mut tui = Tui { terminal: Terminal::new(CrosstermBackend::new(io::stdout()))?, events: None };
+        let mut tui =
+            Tui { terminal: Terminal::new(CrosstermBackend::new(io::stdout()))?, events: EventStream::new() };
         tui.terminal.clear()?;
-        tui.events = Some(EventStream::new());
         Ok(tui)
     }
 
@@ -63,25 +62,9 @@ impl Tui {
         self.terminal.draw(|frame| crate::ui::draw(frame, app)).map(|_| ())
     }
 
-    /// Gives the terminal back (for a login prompt) until [`Tui::resume`].
-    pub fn suspend(&mut self) {
-        self.events = None;
-        restore();
-    }
-
-    pub fn resume(&mut self) -> io::Result<()> {
-        enter()?;
-        self.terminal.clear()?;
-        self.events = Some(EventStream::new());
-        Ok(())
-    }
-
     /// The next key, mouse, paste or resize event; `None` when input has ended.
     pub async fn next_event(&mut self) -> Option<io::Result<Event>> {
-        match &mut self.events {
-            Some(events) => events.next().await,
-            None => std::future::pending().await,
-        }
+        self.events.next().await
     }
 }
 

@@ -156,6 +156,23 @@ fn full_screen_login_send_receive_join_and_quit_cleanly() {
     tmux.key("M-1");
     tmux.wait_text("bob │ are you there?");
 
+    // /login from the full screen: an in-app form; a wrong password is asked again and never
+    // costs the stored token; the right one logs in again without leaving the screen.
+    let token_before = std::fs::read_to_string(home.token_file()).expect("token file");
+    tmux.type_text("/login");
+    tmux.key("Enter");
+    tmux.wait_text("Log in");
+    tmux.type_text("not the password");
+    tmux.key("Enter");
+    let screen = tmux.wait_text("Invalid username or password");
+    assert!(screen.contains("● connected"), "still full screen and connected: {screen}");
+    assert!(!screen.contains("not the password"), "{screen}");
+    assert_eq!(std::fs::read_to_string(home.token_file()).expect("token file"), token_before);
+    tmux.type_text(PASSWORD);
+    tmux.key("Enter");
+    tmux.wait_text("Logged in as tess");
+    tmux.wait_text(&format!("● connected · {url} · #lobby · tess"));
+
     // Esc quits; the terminal is back to normal: main screen, cooked mode, echo, no mouse.
     tmux.key("Escape");
     let screen = tmux.wait_text("END");

@@ -5,6 +5,7 @@
 pub mod help;
 pub mod info;
 pub mod lines;
+pub mod login;
 pub mod messages;
 pub mod prompt;
 pub mod status;
@@ -72,7 +73,10 @@ pub fn draw(frame: &mut Frame, app: &App) {
     if !a.status.is_empty() {
         status::render(app, a.status, buf);
     }
-    let cursor = (!a.input.is_empty()).then(|| prompt::render(app, a.input, buf));
+    let mut cursor = (!a.input.is_empty()).then(|| prompt::render(app, a.input, buf));
+    if let Some(form) = &app.login {
+        cursor = login::render(form, &app.server, screen, buf);
+    }
     if app.show_help {
         help::render(screen, buf);
     } else if let Some(cursor) = cursor {
