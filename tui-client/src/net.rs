@@ -132,8 +132,16 @@ pub fn spawn(
 ) -> (UnboundedSender<NetCommand>, UnboundedReceiver<NetEvent>, tokio::task::JoinHandle<()>) {
     let (cmd_tx, cmd_rx) = unbounded_channel();
     let (event_tx, event_rx) = unbounded_channel();
-    let worker =
-        Worker { config, cmds: cmd_rx, events: event_tx, queue: VecDeque::new(), message_acks: true };
+    let worker = Worker {
+        config,
+        cmds: cmd_rx,
+        events: event_tx,
+        queue: VecDeque::new(),
+        message_acks: true,
+        acks_seen: false,
+        rooms: Vec::new(),
+        left_home: false,
+    };
     (cmd_tx, event_rx, tokio::spawn(worker.run()))
 }
 
@@ -172,9 +180,17 @@ struct Worker {
     events: UnboundedSender<NetEvent>,
     /// Commands waiting for the connection or for the ack in flight.
     queue: VecDeque<NetCommand>,
-    /// Cleared when a `chat.message` ack never comes although the server is alive: then the
-    /// server speaks the classic protocol and messages are sent without acks.
+    /// Cleared when a `chat.message` ack never comes although the server is alive and has
+    /// never acked one: then it speaks the classic protocol and messages go without acks.
     message_acks: bool,
+    /// A `chat.message` ack has come: the server acks, and a late one is only late.
+    acks_seen: bool,
+    /// Rooms joined besides the handshake room, in joining order: joined again, before anything
+    /// queued is sent, on every new connection.
+    rooms: Vec<String>,
+    /// The handshake room was left; a new connection puts the socket back in it, so it leaves
+    /// again first.
+    left_home: bool,
 }
 
 impl Worker {
@@ -307,13 +323,20 @@ impl Worker {
         Err(end)
     }
 
-    /// Serves one live connection until it ends.
+    /// Serves one live connection until it ends. It first restores the rooms of the last one,
+    /// so that lines queued while the server was away go to rooms the socket is in.
     async fn session(
         &mut self,
         client: &Client,
         mut raw: UnboundedReceiver<Raw>,
         own: Option<String>,
     ) -> End {
+        for room in self.rooms.iter().rev() {
+            self.queue.push_front(NetCommand::Join(room.clone()));
+        }
+        if self.left_home {
+            self.queue.push_front(NetCommand::Leave(self.config.room.clone()));
+        }
         let (ack_tx, mut acks) = unbounded_channel();
         let mut seq: u64 = 0;
         let mut in_flight: Option<InFlight> = None;
@@ -438,8 +461,8 @@ impl Worker {
         })
     }
 
-    /// Reports an answer (`None`: none came) to the UI.
-    fn answer(&self, command: NetCommand, value: Option<Value>) {
+    /// Reports an answer (`None`: none came) to the UI, and keeps the room list.
+    fn answer(&mut self, command: NetCommand, value: Option<Value>) {
         let room_result = |value: Option<Value>| match value.map(serde_json::from_value::<RoomAck>) {
             Some(Ok(ack)) => ack.into_result().map(drop),
             Some(Err(_)) => Err("unexpected answer from the server".into()),
@@ -447,7 +470,9 @@ impl Worker {
         };
         let event = match command {
             NetCommand::SendMessage { local_id, .. } => {
-                let outcome = match value.map(serde_json::from_value::<MessageAck>) {
+                let ack = value.map(serde_json::from_value::<MessageAck>);
+                self.acks_seen |= matches!(ack, Some(Ok(_)));
+                let outcome = match ack {
                     Some(Ok(ack)) => match ack.into_result() {
                         Ok(stored) => AckOutcome::Stored(stored.map(|s| s.id)),
                         Err(error) => AckOutcome::Failed(error),
@@ -456,8 +481,18 @@ impl Worker {
                 };
                 NetEvent::MessageAck { local_id, outcome }
             }
-            NetCommand::Join(room) => NetEvent::Joined { result: room_result(value), room },
-            NetCommand::Leave(room) => NetEvent::Left { result: room_result(value), room },
+            NetCommand::Join(room) => {
+                let result = room_result(value);
+                self.track(&room, result.is_ok());
+                NetEvent::Joined { result, room }
+            }
+            NetCommand::Leave(room) => {
+                let result = room_result(value);
+                if result.is_ok() {
+                    self.track(&room, false);
+                }
+                NetEvent::Left { result, room }
+            }
             NetCommand::UserInfo { socket_id, own } => {
                 let info = value.and_then(|v| serde_json::from_value::<Option<UserInfo>>(v).ok()).flatten();
                 NetEvent::UserInfo { socket_id, own, info }
@@ -465,6 +500,18 @@ impl Worker {
             NetCommand::Reauth(_) | NetCommand::Shutdown => return,
         };
         self.emit(event);
+    }
+
+    /// Notes that the socket is now in `room` (`inside`) or not.
+    fn track(&mut self, room: &str, inside: bool) {
+        if room == self.config.room {
+            self.left_home = !inside;
+            return;
+        }
+        self.rooms.retain(|r| r != room);
+        if inside {
+            self.rooms.push(room.to_owned());
+        }
     }
 
     /// An ack did not come in time. `Some(reason)` when that means the connection is dead.
@@ -477,7 +524,7 @@ impl Worker {
                 }
                 Some("no answer from the server".into())
             }
-            NetCommand::SendMessage { .. } if heard.elapsed() < ACK_TIMEOUT => {
+            NetCommand::SendMessage { .. } if heard.elapsed() < ACK_TIMEOUT && !self.acks_seen => {
                 tracing::info!("no ack for chat.message while the server talks: classic protocol");
                 self.message_acks = false;
                 self.answer(command, None);

@@ -19,8 +19,9 @@ struct Tmux {
 
 impl Tmux {
     fn new() -> Self {
-        let socket = format!("chat-tui-e2e-{}", std::process::id());
-        Tmux { socket }
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Tmux { socket: format!("chat-tui-e2e-{}-{n}", std::process::id()) }
     }
 
     fn run(&self, args: &[&str]) -> String {
@@ -68,6 +69,19 @@ impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux").arg("-L").arg(&self.socket).arg("kill-server").output();
     }
+}
+
+/// Starts `chat-tui` full screen in a new tmux session for `home`'s stored login.
+fn start_client(tmux: &Tmux, home: &Home, url: &str, room: &str) {
+    let exports: String = home.env().iter().map(|(k, v)| format!("export {k}='{v}'\n")).collect();
+    let script = home.path().join("run.sh");
+    let body = format!(
+        "{exports}unset CHAT_PASSWORD CHAT_SERVER RUST_LOG\n'{bin}' --server '{url}' --room {room}\necho END\nexec sleep 600\n",
+        bin = support::BIN
+    );
+    std::fs::write(&script, body).expect("write script");
+    let script = script.to_str().expect("utf-8 path");
+    tmux.run(&["new-session", "-d", "-s", "main", "-x", "100", "-y", "30", "sh", script]);
 }
 
 /// The line of `screen` that contains `needle`.
@@ -182,4 +196,50 @@ fn full_screen_login_send_receive_join_and_quit_cleanly() {
     assert_eq!(flags.trim(), "0 0");
     assert!(bob.finish().0.success());
     assert!(cyd.finish().0.success());
+}
+
+#[test]
+fn lines_typed_while_the_server_is_down_reach_the_joined_room_and_left_rooms_stay_left() {
+    let server = Server::start();
+    let url = server.url.clone();
+    let home = Home::new();
+    signup(&home, &url, "rex");
+    let tmux = Tmux::new();
+    start_client(&tmux, &home, &url, "lobby");
+    tmux.wait_text(&format!("● connected · {url} · #lobby · rex"));
+    tmux.type_text("/join dev");
+    tmux.key("Enter");
+    tmux.wait_text("You joined #dev");
+    // Leave the room of the handshake: a new connection must not quietly put us back.
+    tmux.type_text("/leave lobby");
+    tmux.key("Enter");
+    tmux.wait_text("You left #lobby");
+
+    let (addr, data) = server.stop();
+    tmux.wait_text("reconnecting");
+    tmux.type_text("typed while the server was down");
+    tmux.key("Enter");
+    let _server = Server::start_at(addr, data);
+    let obs_home = Home::new();
+    signup(&obs_home, &url, "obs");
+    let mut obs = Plain::spawn(&obs_home, &url, "obs", PASSWORD, &["--room", "dev"]).connected();
+    // Delivered to #dev once the client is back (its replay reaches a late joiner too).
+    obs.expect_line("[dev] rex: typed while the server was down");
+    let screen = tmux.wait_for("the queued line confirmed", |s| {
+        let line = line_with(s, "rex │ typed while the server was down");
+        !line.is_empty() && !line.contains("(sending)") && !line.contains("unconfirmed")
+    });
+    assert!(!screen.contains("not in room"), "{screen}");
+    assert!(!screen.contains("lobby("), "the left room did not come back: {screen}");
+    assert!(!line_with(&screen, "1:").contains("lobby"), "{screen}");
+    // The room of the handshake was left again on the new connection: its traffic stays out.
+    let lobby_home = Home::new();
+    signup(&lobby_home, &url, "lob");
+    let mut lob = Plain::spawn(&lobby_home, &url, "lob", PASSWORD, &["--room", "lobby"]).connected();
+    lob.send("anyone in lobby?");
+    lob.expect_line("[lobby] lob: anyone in lobby?");
+    obs.send("still in dev");
+    let screen = tmux.wait_text("obs │ still in dev");
+    assert!(!screen.contains("anyone in lobby?"), "{screen}");
+    assert!(lob.finish().0.success() && obs.finish().0.success());
 }
