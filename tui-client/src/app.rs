@@ -43,6 +43,8 @@ pub enum Event {
     },
     /// The outcome of an [`Effect::Login`]: the new username, or why it failed.
     LoggedIn(Result<String, String>),
+    /// The server answers HTTP, or why not (checked when the login form opens at start).
+    Reachable(Result<(), String>),
 }
 
 /// What the caller must do after an update.
@@ -64,10 +66,18 @@ pub enum Effect {
 /// The connection as the status bar shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnState {
+    /// No login yet: the login form is open and nothing is connected.
+    LoggedOut,
     Connecting,
     Connected,
-    Reconnecting { attempt: u32, retry_in: Duration },
-    Rejected { message: String },
+    Reconnecting {
+        attempt: u32,
+        retry_in: Duration,
+        reason: String,
+    },
+    Rejected {
+        message: String,
+    },
 }
 
 /// How far a sent message got.
@@ -390,6 +400,14 @@ impl App {
                 self.conn = ConnState::Connecting;
                 Vec::new()
             }
+            Event::Reachable(Err(why)) => {
+                match &mut self.login {
+                    Some(form) if !form.busy => form.error = Some(why),
+                    _ => self.note(why, true),
+                }
+                Vec::new()
+            }
+            Event::Reachable(Ok(())) => Vec::new(),
             Event::LoggedIn(Err(err)) => {
                 match &mut self.login {
                     Some(form) => form.failed(err),
@@ -450,6 +468,14 @@ impl App {
             }
         }
         Vec::new()
+    }
+
+    /// Nothing stored to log in with: the form first, the network once it has a token.
+    pub fn start_logged_out(&mut self, username: Option<&str>, signup: bool) {
+        self.conn = ConnState::LoggedOut;
+        let mut form = LoginForm::new(username.unwrap_or_default());
+        form.signup = signup;
+        self.login = Some(form);
     }
 
     fn open_login_form(&mut self) {
@@ -513,6 +539,10 @@ impl App {
                 }
                 Vec::new()
             }
+            Command::Reconnect => {
+                self.note("Reconnecting now…", false);
+                vec![Effect::Net(NetCommand::Reconnect)]
+            }
             Command::Login => {
                 self.open_login_form();
                 Vec::new()
@@ -564,13 +594,13 @@ impl App {
                 Vec::new()
             }
             NetEvent::Connected { socket_id } => self.on_connected(socket_id),
-            NetEvent::Reconnecting { attempt, delay } => {
+            NetEvent::Reconnecting { attempt, delay, reason } => {
                 if self.conn == ConnState::Connected {
                     for i in 0..self.rooms.len() {
-                        self.note_in(i, "Connection lost; reconnecting…", true);
+                        self.note_in(i, format!("Connection lost ({reason}); reconnecting…"), true);
                     }
                 }
-                self.conn = ConnState::Reconnecting { attempt, retry_in: delay };
+                self.conn = ConnState::Reconnecting { attempt, retry_in: delay, reason };
                 Vec::new()
             }
             NetEvent::Rejected { message } => {
@@ -1125,7 +1155,11 @@ mod tests {
             kinds(&app.rooms[0]),
             ["bob:old1:Received:r", "bob:old2:Received:r", "--", "bob:live:Received"]
         );
-        app.update(Event::Net(NetEvent::Reconnecting { attempt: 1, delay: Duration::from_secs(1) }));
+        app.update(Event::Net(NetEvent::Reconnecting {
+            attempt: 1,
+            delay: Duration::from_secs(1),
+            reason: "closed by the server".into(),
+        }));
         app.update(Event::Net(NetEvent::Connected { socket_id: Some("s2".into()) }));
         for (text, id) in [("old1", "a"), ("old2", "b"), ("live", "c")] {
             app.update(Event::Net(msg("bob", text, "public", id, true)));
@@ -1139,9 +1173,17 @@ mod tests {
         let mut app = connected();
         type_line(&mut app, "/join dev");
         app.update(Event::Net(NetEvent::Joined { room: "dev".into(), result: Ok(()) }));
-        app.update(Event::Net(NetEvent::Reconnecting { attempt: 2, delay: Duration::from_secs(4) }));
+        app.update(Event::Net(NetEvent::Reconnecting {
+            attempt: 2,
+            delay: Duration::from_secs(4),
+            reason: "closed by the server".into(),
+        }));
         app.update(Event::Tick(Utc::now()));
-        assert_eq!(app.conn, ConnState::Reconnecting { attempt: 2, retry_in: Duration::from_secs(3) });
+        let reason = "closed by the server".to_owned();
+        assert_eq!(
+            app.conn,
+            ConnState::Reconnecting { attempt: 2, retry_in: Duration::from_secs(3), reason }
+        );
         let effects = app.update(Event::Net(NetEvent::Connected { socket_id: Some("s3".into()) }));
         // The network task rejoins rooms itself, before what was queued: none asked here.
         assert!(!effects.iter().any(|e| matches!(e, Effect::Net(NetCommand::Join(_)))), "{effects:?}");
@@ -1157,7 +1199,11 @@ mod tests {
         app.update(Event::Net(msg("bob", "live", "public", "c", false)));
         type_line(&mut app, "/clear");
         let reconnect = |app: &mut App, ids: &[(&str, &str)]| {
-            app.update(Event::Net(NetEvent::Reconnecting { attempt: 1, delay: Duration::from_secs(1) }));
+            app.update(Event::Net(NetEvent::Reconnecting {
+                attempt: 1,
+                delay: Duration::from_secs(1),
+                reason: "closed by the server".into(),
+            }));
             app.update(Event::Net(NetEvent::Connected { socket_id: Some("s2".into()) }));
             for (text, id) in ids {
                 app.update(Event::Net(msg("bob", text, "public", id, true)));
@@ -1182,17 +1228,25 @@ mod tests {
             other => other,
         };
         app.update(Event::Net(at(msg("bob", "before", "public", "a", false), "2026-11-25T12:00:00.000Z")));
-        app.update(Event::Net(NetEvent::Reconnecting { attempt: 1, delay: Duration::from_secs(1) }));
+        app.update(Event::Net(NetEvent::Reconnecting {
+            attempt: 1,
+            delay: Duration::from_secs(1),
+            reason: "closed by the server".into(),
+        }));
         app.update(Event::Net(NetEvent::Connected { socket_id: Some("s2".into()) }));
         app.update(Event::Net(at(msg("bob", "long after", "public", "z", true), "2026-11-25T18:00:00.000Z")));
-        let lost = "* Connection lost; reconnecting…";
+        let lost = "* Connection lost (closed by the server); reconnecting…";
         let gap = format!("* {GAP_NOTICE}");
         assert_eq!(
             kinds(&app.rooms[0]),
             ["bob:before:Received", lost, &gap, "bob:long after:Received:r", "--"]
         );
         // An overlapping replay is no gap.
-        app.update(Event::Net(NetEvent::Reconnecting { attempt: 1, delay: Duration::from_secs(1) }));
+        app.update(Event::Net(NetEvent::Reconnecting {
+            attempt: 1,
+            delay: Duration::from_secs(1),
+            reason: "closed by the server".into(),
+        }));
         app.update(Event::Net(NetEvent::Connected { socket_id: Some("s3".into()) }));
         app.update(Event::Net(msg("bob", "long after", "public", "z", true)));
         app.update(Event::Net(msg("bob", "newer", "public", "zz", true)));
@@ -1219,7 +1273,11 @@ mod tests {
         );
         assert_eq!(app.rooms[0].lines[2].id.as_deref(), Some("m2"));
         // The first one turns out stored (replayed after a reconnect): confirmed, not doubled.
-        app.update(Event::Net(NetEvent::Reconnecting { attempt: 1, delay: Duration::from_secs(1) }));
+        app.update(Event::Net(NetEvent::Reconnecting {
+            attempt: 1,
+            delay: Duration::from_secs(1),
+            reason: "closed by the server".into(),
+        }));
         app.update(Event::Net(NetEvent::Connected { socket_id: Some("s2".into()) }));
         app.update(Event::Net(msg("ann", "same", "public", "m1", true)));
         let own: Vec<_> = kinds(&app.rooms[0]).into_iter().filter(|k| k.starts_with("ann")).collect();

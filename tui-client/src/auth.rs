@@ -176,6 +176,17 @@ impl AuthClient {
         Ok(Token::new(answer.token))
     }
 
+    /// Whether anything answers HTTP at the server (any status will do), so a login form can
+    /// say so before the password is typed.
+    pub async fn check(&self) -> Result<(), AuthError> {
+        self.http
+            .get(format!("{}{}", self.base, api::HEALTH_PATH))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| AuthError::Unreachable { url: self.base.clone(), reason: root_cause(&e) })
+    }
+
     /// Logs in, signing up first when `signup`: the session to store.
     pub async fn session(&self, creds: &Credentials, signup: bool) -> Result<Session, AuthError> {
         if signup {

@@ -13,6 +13,8 @@ pub enum Command {
     /// Who is behind a socket id.
     Info(String),
     Clear,
+    /// Connect again now, without waiting for the backoff.
+    Reconnect,
     Login,
     Logout,
     Quit,
@@ -36,6 +38,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("/leave [room]", "leave a room (default: this one)"),
     ("/info <socketId>", "show who is behind a socket id"),
     ("/clear", "clear this room's messages"),
+    ("/reconnect", "connect again now (while reconnecting)"),
     ("/login", "log in again (e.g. after the token expired)"),
     ("/logout", "forget the stored login and quit"),
     ("/quit", "quit"),
@@ -71,6 +74,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             _ => Err(CommandError::Usage("/info <socketId>")),
         },
         "clear" => no_args(Command::Clear, "/clear"),
+        "reconnect" => no_args(Command::Reconnect, "/reconnect"),
         "login" => no_args(Command::Login, "/login"),
         "logout" => no_args(Command::Logout, "/logout"),
         "quit" | "exit" | "q" => no_args(Command::Quit, "/quit"),
@@ -79,11 +83,11 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
     }
 }
 
-/// Accepts `#room` as well as `room`, then applies the protocol's room rule.
-fn room_name(arg: &str) -> Result<String, CommandError> {
+/// Accepts `#room` as well as `room`, then applies the protocol's room rule: the name in its
+/// normal form.
+pub fn room_name(arg: &str) -> Result<String, CommandError> {
     let name = arg.strip_prefix('#').unwrap_or(arg);
-    shared::validate::room(name).map_err(CommandError::InvalidRoom)?;
-    Ok(name.to_owned())
+    shared::validate::room(name).map_err(CommandError::InvalidRoom)
 }
 
 #[cfg(test)]

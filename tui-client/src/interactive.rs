@@ -4,13 +4,16 @@
 use std::{process::ExitCode, time::Duration};
 
 use anyhow::Context;
-use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tokio::{
+    sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel},
+    task::JoinHandle,
+};
 
 use crate::{
     app::{App, Effect, Event},
-    auth::{AuthClient, LoginOptions, Session, TokenStore},
+    auth::{AuthClient, LoginOptions, Session, Token, TokenStore},
     keymap,
-    net::{self, NetCommand, NetConfig},
+    net::{self, NetCommand, NetConfig, NetEvent},
     tui::Tui,
     ui,
 };
@@ -30,18 +33,61 @@ enum Exit {
     LoggedOut,
 }
 
-pub async fn run(opts: Options, session: Session, store: TokenStore) -> anyhow::Result<ExitCode> {
+/// The network task, once there is a token to connect with.
+struct Net {
+    cmds: UnboundedSender<NetCommand>,
+    events: UnboundedReceiver<NetEvent>,
+    task: JoinHandle<()>,
+}
+
+impl Net {
+    fn spawn(server: &str, room: &str, token: Token) -> Self {
+        let (cmds, events, task) =
+            net::spawn(NetConfig { server: server.to_owned(), room: room.to_owned(), token });
+        Net { cmds, events, task }
+    }
+}
+
+/// What the tasks beside the loop answer.
+enum Answer {
+    /// From a login of the form: the session to store, or why not.
+    Login(Result<Session, String>),
+    Event(Event),
+}
+
+/// The next network event; never, while there is no network task yet.
+async fn next_net_event(net: &mut Option<Net>) -> Option<NetEvent> {
+    match net {
+        Some(net) => net.events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Runs the full screen: with `session`, connected at once; without, the login form first.
+pub async fn run(opts: Options, session: Option<Session>, store: TokenStore) -> anyhow::Result<ExitCode> {
     let server = opts.login.server.clone();
     let mut tui = Tui::new().context("cannot set up the terminal")?;
-    let (cmds, mut net_events, net_task) =
-        net::spawn(NetConfig { server: server.clone(), room: opts.room.clone(), token: session.token });
-    let mut app = App::new(&server, &session.username, &opts.room, opts.scrollback);
+    let username = session.as_ref().map(|s| s.username.clone()).unwrap_or_default();
+    let mut app = App::new(&server, &username, &opts.room, opts.scrollback);
+    let mut net = session.map(|s| Net::spawn(&server, &opts.room, s.token));
+    // Logins from the in-app form (and the check that the server answers) run beside the
+    // loop and answer here.
+    let (answers_tx, mut answers) = unbounded_channel::<Answer>();
+    if net.is_none() {
+        app.start_logged_out(opts.login.username.as_deref(), opts.login.signup);
+        let (server, answer) = (server.clone(), answers_tx.clone());
+        tokio::spawn(async move {
+            let reachable = match AuthClient::new(&server) {
+                Ok(client) => client.check().await,
+                Err(e) => Err(e),
+            };
+            let _ = answer.send(Answer::Event(Event::Reachable(reachable.map_err(|e| e.to_string()))));
+        });
+    }
     let (w, h) = tui.size()?;
     let (width, height) = ui::message_pane_size(w, h);
     app.update(Event::Resize { width, height });
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
-    // Logins from the in-app form run beside the loop and answer here.
-    let (logins_tx, mut logins) = unbounded_channel::<Result<Session, String>>();
     let exit = 'main: loop {
         tui.draw(&app)?;
         let mut batch = Vec::new();
@@ -55,11 +101,11 @@ pub async fn run(opts: Options, session: Session, store: TokenStore) -> anyhow::
                 Some(Err(e)) => return Err(e).context("reading the terminal"),
                 None => break 'main Exit::Quit,
             },
-            event = net_events.recv() => match event {
+            event = next_net_event(&mut net) => match event {
                 Some(event) => {
                     batch.push(Event::Net(event));
                     while batch.len() < EVENTS_PER_FRAME
-                        && let Ok(more) = net_events.try_recv()
+                        && let Some(more) = net.as_mut().and_then(|n| n.events.try_recv().ok())
                     {
                         batch.push(Event::Net(more));
                     }
@@ -67,41 +113,53 @@ pub async fn run(opts: Options, session: Session, store: TokenStore) -> anyhow::
                 None => break 'main Exit::Quit,
             },
             _ = ticks.tick() => batch.push(Event::Tick(chrono::Utc::now())),
-            Some(outcome) = logins.recv() => {
+            Some(answer) = answers.recv() => match answer {
+                Answer::Event(event) => batch.push(event),
                 // Stored only now: a failed attempt leaves the old token where it was.
-                let outcome = outcome.and_then(|session| {
-                    store.set(&server, &session).map_err(|e| e.to_string())?;
-                    send(&cmds, NetCommand::Reauth(session.token));
-                    Ok(session.username)
-                });
-                batch.push(Event::LoggedIn(outcome));
-            }
+                Answer::Login(Ok(session)) => match store.set(&server, &session) {
+                    Ok(()) => {
+                        match &net {
+                            Some(net) => send(&net.cmds, NetCommand::Reauth(session.token)),
+                            None => net = Some(Net::spawn(&server, &opts.room, session.token)),
+                        }
+                        batch.push(Event::LoggedIn(Ok(session.username)));
+                    }
+                    Err(e) => batch.push(Event::LoggedIn(Err(e.to_string()))),
+                },
+                Answer::Login(Err(why)) => batch.push(Event::LoggedIn(Err(why))),
+            },
         }
         for event in batch {
             for effect in app.update(event) {
                 match effect {
-                    Effect::Net(command) => send(&cmds, command),
+                    Effect::Net(command) => {
+                        if let Some(net) = &net {
+                            send(&net.cmds, command);
+                        }
+                    }
                     Effect::Quit => break 'main Exit::Quit,
                     Effect::Logout => {
                         store.remove(&server)?;
                         break 'main Exit::LoggedOut;
                     }
                     Effect::Login { credentials, signup } => {
-                        let (server, answer) = (server.clone(), logins_tx.clone());
+                        let (server, answer) = (server.clone(), answers_tx.clone());
                         tokio::spawn(async move {
                             let session = match AuthClient::new(&server) {
                                 Ok(client) => client.session(&credentials, signup).await,
                                 Err(e) => Err(e),
                             };
-                            let _ = answer.send(session.map_err(|e| e.to_string()));
+                            let _ = answer.send(Answer::Login(session.map_err(|e| e.to_string())));
                         });
                     }
                 }
             }
         }
     };
-    send(&cmds, NetCommand::Shutdown);
-    let _ = tokio::time::timeout(Duration::from_secs(3), net_task).await;
+    if let Some(net) = net {
+        send(&net.cmds, NetCommand::Shutdown);
+        let _ = tokio::time::timeout(Duration::from_secs(3), net.task).await;
+    }
     drop(tui);
     if let Exit::LoggedOut = exit {
         println!("Logged out of {server}.");

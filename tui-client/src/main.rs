@@ -82,10 +82,8 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let server = cli.server.trim_end_matches('/').to_owned();
-    if let Err(hint) = shared::validate::room(&cli.room) {
-        anyhow::bail!("--room: {hint}");
-    }
+    let server = server_url(&cli.server).context("--server")?;
+    let room = commands::room_name(&cli.room).map_err(|e| anyhow::anyhow!("--room: {e}"))?;
     let store = auth::TokenStore::default_location().context("no home directory to keep the login in")?;
     if cli.logout {
         let had = store.remove(&server)?;
@@ -93,24 +91,41 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let login = auth::LoginOptions { server: server.clone(), username: cli.user.clone(), signup: cli.signup };
-    let session = match store.get(&server)? {
-        Some(s) if !cli.signup && cli.user.as_ref().is_none_or(|u| *u == s.username) => s,
-        _ => match auth::login(&login, &store).await {
-            Ok(s) => s,
+    let stored = match store.get(&server)? {
+        Some(s) if !cli.signup && cli.user.as_ref().is_none_or(|u| *u == s.username) => Some(s),
+        _ => None,
+    };
+    let plain = cli.plain || cli.json || !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal();
+    if !plain {
+        // Without a stored login the full screen starts with its login form.
+        let opts = interactive::Options { login, room, scrollback: cli.scrollback };
+        return interactive::run(opts, stored, store).await;
+    }
+    let session = match stored {
+        Some(session) => session,
+        None => match auth::login(&login, &store).await {
+            Ok(session) => session,
             Err(e) => {
                 eprintln!("{e}");
-                return Ok(ExitCode::FAILURE);
+                // The server said no (2) rather than could not be asked (1), as for a token.
+                let refused = matches!(e, auth::AuthError::Server { .. });
+                return Ok(if refused { ExitCode::from(2) } else { ExitCode::FAILURE });
             }
         },
     };
-    let plain = cli.plain || cli.json || !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal();
-    if plain {
-        let opts = plain::Options { login, room: cli.room, json: cli.json };
-        Ok(plain::run(opts, session, store).await)
-    } else {
-        let opts = interactive::Options { login, room: cli.room, scrollback: cli.scrollback };
-        interactive::run(opts, session, store).await
-    }
+    let opts = plain::Options { login, room, json: cli.json };
+    Ok(plain::run(opts, session, store).await)
+}
+
+/// `--server` as a base URL: `host:port` and `host` mean `http://` (what people type), a
+/// trailing slash is dropped, and only http and https are taken.
+fn server_url(arg: &str) -> anyhow::Result<String> {
+    let arg = arg.trim().trim_end_matches('/');
+    let full = if arg.contains("://") { arg.to_owned() } else { format!("http://{arg}") };
+    let url = reqwest::Url::parse(&full).with_context(|| format!("{arg:?} is not a server address"))?;
+    anyhow::ensure!(matches!(url.scheme(), "http" | "https"), "{arg:?}: the scheme must be http or https");
+    anyhow::ensure!(url.host().is_some(), "{arg:?} names no host");
+    Ok(full)
 }
 
 /// Logs go to `chat-tui.log` in the state dir (`$XDG_STATE_HOME/chat-tui`), never to the
@@ -124,4 +139,20 @@ fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt().with_writer(Mutex::new(file)).with_ansi(false).with_env_filter(filter).init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_addresses_as_people_type_them() {
+        assert_eq!(server_url("127.0.0.1:3001").unwrap(), "http://127.0.0.1:3001");
+        assert_eq!(server_url("chat.example.org").unwrap(), "http://chat.example.org");
+        assert_eq!(server_url("https://chat.example.org/").unwrap(), "https://chat.example.org");
+        assert_eq!(server_url("http://[::1]:3001").unwrap(), "http://[::1]:3001");
+        assert!(server_url("ftp://x").is_err());
+        assert!(server_url("").is_err());
+        assert!(server_url("a b").is_err());
+    }
 }

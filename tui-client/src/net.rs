@@ -10,6 +10,7 @@
 
 use std::{collections::VecDeque, time::Duration};
 
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use futures_util::FutureExt;
 use rust_socketio::{
     Event as SioEvent, Payload, TransportType,
@@ -39,9 +40,11 @@ const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 /// id) to see whether the connection still lives. A closed transport is reported at once (the
 /// vendored crate's `Close` patch); this catches a connection that died without closing.
 const PROBE_AFTER: Duration = Duration::from_secs(15);
-/// Reconnect delays double from the first to the last.
+/// Reconnect delays double from the first to the last, each plus a random jitter of up to
+/// itself (backon's), so clients that lost one server do not all come back at once: the
+/// first try within 1–2 s, none later than 30 s.
 const BACKOFF_FIRST: Duration = Duration::from_secs(1);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
+const BACKOFF_LAST: Duration = Duration::from_secs(15);
 /// The text rust_socketio puts before a `connect_error` frame's JSON.
 const CONNECT_ERROR_PREFIX: &str = "Received an ConnectError frame: ";
 
@@ -63,6 +66,8 @@ pub enum NetCommand {
     },
     /// Connect again with a new token (after a login).
     Reauth(Token),
+    /// Connect again now (`/reconnect`), whatever the backoff says.
+    Reconnect,
     Shutdown,
 }
 
@@ -84,10 +89,11 @@ pub enum NetEvent {
     Connected {
         socket_id: Option<String>,
     },
-    /// The connection is down; attempt `attempt` follows after `delay`.
+    /// The connection is down because of `reason`; attempt `attempt` follows after `delay`.
     Reconnecting {
         attempt: u32,
         delay: Duration,
+        reason: String,
     },
     /// The server refused the handshake with this message; no retry until [`NetCommand::Reauth`].
     Rejected {
@@ -141,6 +147,7 @@ pub fn spawn(
         acks_seen: false,
         rooms: Vec::new(),
         left_home: false,
+        backoff: fresh_backoff(),
     };
     (cmd_tx, event_rx, tokio::spawn(worker.run()))
 }
@@ -191,6 +198,17 @@ struct Worker {
     /// The handshake room was left; a new connection puts the socket back in it, so it leaves
     /// again first.
     left_home: bool,
+    /// Delays before the next attempts; fresh after each connection that worked.
+    backoff: ExponentialBackoff,
+}
+
+fn fresh_backoff() -> ExponentialBackoff {
+    ExponentialBuilder::default()
+        .with_min_delay(BACKOFF_FIRST)
+        .with_max_delay(BACKOFF_LAST)
+        .with_jitter()
+        .without_max_times()
+        .build()
 }
 
 impl Worker {
@@ -206,6 +224,7 @@ impl Worker {
             let end = match self.connect().await {
                 Ok((client, raw, socket_id)) => {
                     failures = 0;
+                    self.backoff = fresh_backoff();
                     self.emit(NetEvent::Connected { socket_id: socket_id.clone() });
                     let end = self.session(&client, raw, socket_id).await;
                     // Dropping the client does not disconnect it.
@@ -227,9 +246,10 @@ impl Worker {
                 }
                 End::Dropped(reason) => {
                     tracing::info!(%reason, "connection lost");
+                    let reason = reason.clone();
                     failures += 1;
-                    let delay = backoff(failures);
-                    self.emit(NetEvent::Reconnecting { attempt: failures + 1, delay });
+                    let delay = self.backoff.next().unwrap_or(BACKOFF_LAST * 2);
+                    self.emit(NetEvent::Reconnecting { attempt: failures + 1, delay, reason });
                     if !self.wait(delay).await {
                         return;
                     }
@@ -250,6 +270,7 @@ impl Worker {
                         self.config.token = token;
                         return true;
                     }
+                    Some(NetCommand::Reconnect) => return true,
                     Some(cmd) => self.queue.push_back(cmd),
                 },
             }
@@ -265,6 +286,7 @@ impl Worker {
                     self.config.token = token;
                     return true;
                 }
+                Some(NetCommand::Reconnect) => return true,
                 Some(cmd) => self.queue.push_back(cmd),
             }
         }
@@ -305,6 +327,7 @@ impl Worker {
                         self.config.token = token;
                         break End::Reauth;
                     }
+                    Some(NetCommand::Reconnect) => {}
                     Some(cmd) => self.queue.push_back(cmd),
                 },
                 r = raw.recv() => match r {
@@ -360,6 +383,7 @@ impl Worker {
                         self.config.token = token;
                         return End::Reauth;
                     }
+                    Some(NetCommand::Reconnect) => return self.dropped(in_flight.take(), "reconnecting as asked"),
                     Some(cmd) => self.queue.push_back(cmd),
                 },
                 r = raw.recv() => {
@@ -426,7 +450,7 @@ impl Worker {
             NetCommand::Join(room) => (events::CHAT_JOIN, json!(room)),
             NetCommand::Leave(room) => (events::CHAT_LEAVE, json!(room)),
             NetCommand::UserInfo { socket_id, .. } => (events::USER_INFO, json!(socket_id)),
-            NetCommand::Reauth(_) | NetCommand::Shutdown => return Ok(None),
+            NetCommand::Reauth(_) | NetCommand::Reconnect | NetCommand::Shutdown => return Ok(None),
         };
         let result = match &command {
             NetCommand::SendMessage { local_id, .. } if !self.message_acks => {
@@ -497,7 +521,7 @@ impl Worker {
                 let info = value.and_then(|v| serde_json::from_value::<Option<UserInfo>>(v).ok()).flatten();
                 NetEvent::UserInfo { socket_id, own, info }
             }
-            NetCommand::Reauth(_) | NetCommand::Shutdown => return,
+            NetCommand::Reauth(_) | NetCommand::Reconnect | NetCommand::Shutdown => return,
         };
         self.emit(event);
     }
@@ -639,15 +663,6 @@ fn classify_error(payload: &Payload) -> ErrorKind {
     }
 }
 
-/// 1 s, 2 s, 4 s … 30 s, plus up to a quarter more so that many clients do not return at once.
-fn backoff(failures: u32) -> Duration {
-    let base = BACKOFF_FIRST.saturating_mul(1 << failures.saturating_sub(1).min(5)).min(BACKOFF_MAX);
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    let jitter = base.mul_f64(f64::from(nanos % 1000) / 4000.0);
-    Duration::from_secs((base + jitter).as_secs().max(1))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -700,9 +715,15 @@ mod tests {
     }
 
     #[test]
-    fn backoff_grows_to_a_cap() {
-        assert!((1..=2).contains(&backoff(1).as_secs()));
-        assert!((4..=5).contains(&backoff(3).as_secs()));
-        assert!((30..=38).contains(&backoff(20).as_secs()));
+    fn backoff_is_jittered_from_the_first_try_and_capped_at_30_s() {
+        let runs: Vec<Vec<Duration>> = (0..20).map(|_| fresh_backoff().take(12).collect()).collect();
+        for run in &runs {
+            assert!((BACKOFF_FIRST..BACKOFF_FIRST * 2).contains(&run[0]), "{run:?}");
+            assert!(run.iter().all(|d| *d <= Duration::from_secs(30)), "{run:?}");
+            assert!(run[11] >= BACKOFF_LAST, "{run:?}");
+        }
+        // Clients that lost the same server do not all retry at the same moments.
+        let firsts: std::collections::HashSet<Duration> = runs.iter().map(|r| r[0]).collect();
+        assert!(firsts.len() > 10, "{firsts:?}");
     }
 }

@@ -96,7 +96,7 @@ fn net_event() -> impl Strategy<Value = NetEvent> {
         1 => text().prop_map(NetEvent::ServerError),
         1 => Just(NetEvent::Connected { socket_id: Some("sid".into()) }),
         1 => Just(NetEvent::Connecting),
-        1 => (1u32..5).prop_map(|attempt| NetEvent::Reconnecting { attempt, delay: Duration::from_secs(2) }),
+        1 => (1u32..5).prop_map(|attempt| NetEvent::Reconnecting { attempt, delay: Duration::from_secs(2), reason: "gone".into() }),
         1 => text().prop_map(|message| NetEvent::Rejected { message }),
         1 => (0u64..6, prop_oneof![Just(AckOutcome::NoAck), text().prop_map(AckOutcome::Failed), Just(AckOutcome::Stored(Some(format!("{:024x}", 1))))])
             .prop_map(|(local_id, outcome)| NetEvent::MessageAck { local_id, outcome }),

@@ -161,8 +161,8 @@ pub async fn run(opts: Options, session: Session, store: TokenStore) -> ExitCode
                     eprintln!("rejected: {message}");
                     break ExitCode::from(2);
                 }
-                Some(NetEvent::Reconnecting { attempt, delay }) => {
-                    eprintln!("reconnecting (attempt {attempt}, next try in {} s)", delay.as_secs());
+                Some(NetEvent::Reconnecting { attempt, delay, reason }) => {
+                    eprintln!("reconnecting (attempt {attempt}, next try in {} s): {reason}", delay.as_secs());
                     if !ever_connected && attempt > MAX_FIRST_ATTEMPTS {
                         eprintln!("cannot connect to {server}");
                         break ExitCode::FAILURE;

@@ -114,20 +114,24 @@ fn full_screen_login_send_receive_join_and_quit_cleanly() {
     let script = script.to_str().expect("utf-8 path");
     tmux.run(&["new-session", "-d", "-s", "main", "-x", "100", "-y", "30", "sh", script]);
 
-    // First start: no token, so it asks, signs up, logs in and stores the token.
-    tmux.wait_text("Log in or sign up? [L/s]");
-    tmux.type_text("s");
+    // First start: no token, so the full screen opens on its login form; F2 makes it a
+    // sign-up. Mistakes are shown in the form and asked again.
+    tmux.wait_text("not logged in");
+    tmux.wait_text("Log in");
+    tmux.key("F2");
+    tmux.wait_text("Sign up");
+    tmux.type_text("te");
     tmux.key("Enter");
-    tmux.wait_text("Username:");
-    tmux.type_text("tess");
-    tmux.key("Enter");
-    tmux.wait_text("Password:");
     tmux.type_text(PASSWORD);
     tmux.key("Enter");
-    tmux.wait_text("Repeat password:");
     tmux.type_text(PASSWORD);
     tmux.key("Enter");
-    let screen = tmux.wait_text(&format!("● connected · {url} · #lobby · tess"));
+    tmux.wait_text("Username must be");
+    tmux.key("BTab");
+    tmux.key("BTab");
+    tmux.type_text("ss");
+    tmux.key("Enter");
+    let screen = tmux.wait_text(&format!("● #lobby · tess · connected · {url}"));
     assert!(!screen.contains(PASSWORD), "the password is never shown");
     assert!(home.token_file().exists());
     // The info pane gets our socket id and rooms from user.info.
@@ -179,13 +183,16 @@ fn full_screen_login_send_receive_join_and_quit_cleanly() {
     tmux.type_text("not the password");
     tmux.key("Enter");
     let screen = tmux.wait_text("Invalid username or password");
-    assert!(screen.contains("● connected"), "still full screen and connected: {screen}");
+    assert!(screen.contains("· connected ·"), "still full screen and connected: {screen}");
     assert!(!screen.contains("not the password"), "{screen}");
     assert_eq!(std::fs::read_to_string(home.token_file()).expect("token file"), token_before);
     tmux.type_text(PASSWORD);
     tmux.key("Enter");
-    tmux.wait_text("Logged in as tess");
-    tmux.wait_text(&format!("● connected · {url} · #lobby · tess"));
+    // The first login (the sign-up) said so too: wait for the second.
+    tmux.wait_for("logged in again", |s| {
+        s.matches("Logged in as tess").count() == 2 && !s.contains("Log in ")
+    });
+    tmux.wait_text(&format!("● #lobby · tess · connected · {url}"));
 
     // Esc quits; the terminal is back to normal: main screen, cooked mode, echo, no mouse.
     tmux.key("Escape");
@@ -206,7 +213,7 @@ fn lines_typed_while_the_server_is_down_reach_the_joined_room_and_left_rooms_sta
     signup(&home, &url, "rex");
     let tmux = Tmux::new();
     start_client(&tmux, &home, &url, "lobby");
-    tmux.wait_text(&format!("● connected · {url} · #lobby · rex"));
+    tmux.wait_text(&format!("● #lobby · rex · connected · {url}"));
     tmux.type_text("/join dev");
     tmux.key("Enter");
     tmux.wait_text("You joined #dev");

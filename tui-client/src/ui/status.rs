@@ -8,17 +8,18 @@ use ratatui::{
 
 use crate::app::{App, ConnState, is_auth_failure};
 
-/// The bar's text and colour for the current state.
+/// The bar's text and colour for the current state: the room and nick first, so a narrow
+/// terminal keeps them, then the state and why, then the server.
 pub fn text(app: &App) -> (String, Color) {
     let room = app.active_room().map(|r| crate::wrap::sanitize(&r.name).into_owned()).unwrap_or_default();
+    let who = format!("#{room} · {}", app.username);
     match &app.conn {
-        ConnState::Connecting => (format!(" ◌ connecting to {} …", app.server), Color::Yellow),
-        ConnState::Connected => {
-            (format!(" ● connected · {} · #{room} · {}", app.server, app.username), Color::Green)
-        }
-        ConnState::Reconnecting { attempt, retry_in } => (
+        ConnState::LoggedOut => (format!(" ○ not logged in · {}", app.server), Color::Yellow),
+        ConnState::Connecting => (format!(" ◌ {who} · connecting to {} …", app.server), Color::Yellow),
+        ConnState::Connected => (format!(" ● {who} · connected · {}", app.server), Color::Green),
+        ConnState::Reconnecting { attempt, retry_in, reason } => (
             format!(
-                " ◌ reconnecting (attempt {attempt}, next try in {} s) · {}",
+                " ◌ {who} · {reason}: reconnecting in {} s (attempt {attempt}; /reconnect now) · {}",
                 retry_in.as_secs(),
                 app.server
             ),
@@ -26,7 +27,7 @@ pub fn text(app: &App) -> (String, Color) {
         ),
         ConnState::Rejected { message } => {
             let hint = if is_auth_failure(message) { " · /login to log in again" } else { "" };
-            (format!(" ✗ rejected: {message}{hint}"), Color::Red)
+            (format!(" ✗ {who} · rejected: {message}{hint}"), Color::Red)
         }
     }
 }
@@ -54,15 +55,32 @@ mod tests {
     #[test]
     fn each_connection_state_reads_clearly() {
         let mut app = App::new("http://localhost:3001", "ann", "test", 10);
-        assert_eq!(bar(&app), " ◌ connecting to http://localhost:3001 …");
+        assert_eq!(bar(&app), " ◌ #test · ann · connecting to http://localhost:3001 …");
         app.update(Event::Net(NetEvent::Connected { socket_id: None }));
-        assert_eq!(bar(&app), " ● connected · http://localhost:3001 · #test · ann");
-        app.update(Event::Net(NetEvent::Reconnecting { attempt: 3, delay: Duration::from_secs(8) }));
-        assert_eq!(bar(&app), " ◌ reconnecting (attempt 3, next try in 8 s) · http://localhost:3001");
+        assert_eq!(bar(&app), " ● #test · ann · connected · http://localhost:3001");
+        let reason = "Connection refused (os error 111)".to_owned();
+        app.update(Event::Net(NetEvent::Reconnecting { attempt: 3, delay: Duration::from_secs(8), reason }));
+        let text = text(&app).0;
+        assert_eq!(
+            text,
+            " ◌ #test · ann · Connection refused (os error 111): reconnecting in 8 s (attempt 3; /reconnect now) · http://localhost:3001"
+        );
         app.update(Event::Net(NetEvent::Rejected { message: shared::errors::AUTH_INVALID_TOKEN.into() }));
-        assert_eq!(bar(&app), " ✗ rejected: Authentication failed: invalid token · /login to log in again");
+        assert_eq!(
+            bar(&app),
+            " ✗ #test · ann · rejected: Authentication failed: invalid token · /login to log in again"
+        );
         let mut buf = Buffer::empty(Rect::new(0, 0, 10, 1));
         render(&app, buf.area, &mut buf);
         assert_eq!(buf[(9, 0)].bg, Color::Red);
+    }
+
+    #[test]
+    fn forty_columns_keep_the_room_and_the_nick() {
+        let mut app = App::new("http://a-rather-long-host-name.example:3001", "ann", "test", 10);
+        app.update(Event::Net(NetEvent::Connected { socket_id: None }));
+        let mut buf = Buffer::empty(Rect::new(0, 0, 40, 1));
+        render(&app, buf.area, &mut buf);
+        assert!(crate::ui::buffer_rows(&buf)[0].starts_with(" ● #test · ann · connected"));
     }
 }
