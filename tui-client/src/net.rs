@@ -8,7 +8,10 @@
 //! forward into a channel; and only one ack is in flight at a time, under our own timeout,
 //! because the crate never reports one and misroutes answers when many are outstanding.
 
-use std::{collections::VecDeque, time::Duration};
+use std::{
+    collections::{HashMap, VecDeque},
+    time::Duration,
+};
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use futures_util::FutureExt;
@@ -19,7 +22,7 @@ use rust_socketio::{
 use serde_json::{Value, json};
 use shared::{
     defaults::ROOM_QUERY_KEY,
-    events,
+    errors, events,
     payload::{
         ChatMessage, ErrorEvent, IncomingMessage, MessageAck, OutgoingMessage, RoomAck, SystemMessage,
         UserInfo,
@@ -45,6 +48,14 @@ const PROBE_AFTER: Duration = Duration::from_secs(15);
 /// first try within 1–2 s, none later than 30 s.
 const BACKOFF_FIRST: Duration = Duration::from_secs(1);
 const BACKOFF_LAST: Duration = Duration::from_secs(15);
+/// A message refused for the rate limit is sent again after this long (the server's bucket
+/// refills one message per 100 ms by default), up to [`RATE_RETRIES`] times, in its place in
+/// the queue: scripts that pipe many lines are paced to the server instead of losing them.
+const RATE_RETRY: Duration = Duration::from_millis(150);
+const RATE_RETRIES: u32 = 40;
+/// The server answers a refused request with an `error` event and a failing ack; within this
+/// long of each other they are one refusal, reported once (by the ack).
+const SAME_REFUSAL: Duration = Duration::from_secs(2);
 /// The text rust_socketio puts before a `connect_error` frame's JSON.
 const CONNECT_ERROR_PREFIX: &str = "Received an ConnectError frame: ";
 
@@ -364,8 +375,16 @@ impl Worker {
         let mut seq: u64 = 0;
         let mut in_flight: Option<InFlight> = None;
         let mut heard = Instant::now();
+        // An `error` event held while its request is in flight, and the last refusal an ack
+        // reported: the two halves of one refusal.
+        let mut refusals = Refusals::default();
+        // Sending waits until then after a rate-limited message.
+        let mut paused_until: Option<Instant> = None;
+        let mut rate_retries: HashMap<u64, u32> = HashMap::new();
         loop {
+            let paused = paused_until.filter(|until| *until > Instant::now());
             if in_flight.is_none()
+                && paused.is_none()
                 && let Some(command) = self.queue.pop_front()
             {
                 seq += 1;
@@ -375,7 +394,11 @@ impl Worker {
                 }
                 continue;
             }
-            let deadline = in_flight.as_ref().map_or(heard + PROBE_AFTER, |f| f.deadline);
+            let deadline = match (&in_flight, paused) {
+                (Some(flight), _) => flight.deadline,
+                (None, Some(until)) => until.min(heard + PROBE_AFTER),
+                (None, None) => heard + PROBE_AFTER,
+            };
             tokio::select! {
                 cmd = self.cmds.recv() => match cmd {
                     None | Some(NetCommand::Shutdown) => return End::Shutdown,
@@ -383,20 +406,26 @@ impl Worker {
                         self.config.token = token;
                         return End::Reauth;
                     }
-                    Some(NetCommand::Reconnect) => return self.dropped(in_flight.take(), "reconnecting as asked"),
+                    Some(NetCommand::Reconnect) => {
+                        refusals.flush(self);
+                        return self.dropped(in_flight.take(), "reconnecting as asked");
+                    }
                     Some(cmd) => self.queue.push_back(cmd),
                 },
                 r = raw.recv() => {
                     heard = Instant::now();
                     match r {
-                        None | Some(Raw::Closed) => return self.dropped(in_flight, "closed by the server"),
+                        None | Some(Raw::Closed) => {
+                            refusals.flush(self);
+                            return self.dropped(in_flight, "closed by the server");
+                        }
                         Some(Raw::Message(payload)) => match chat_message(&payload) {
                             Some(IncomingMessage::Chat(msg)) => self.emit(NetEvent::Message(msg)),
                             Some(IncomingMessage::System(notice)) => self.emit(NetEvent::Notice(notice)),
                             None => tracing::warn!(?payload, "unreadable chat.message"),
                         },
                         Some(Raw::Error(payload)) => match classify_error(&payload) {
-                            ErrorKind::Server(message) => self.emit(NetEvent::ServerError(message)),
+                            ErrorKind::Server(message) => refusals.error_event(self, message, in_flight.is_some()),
                             ErrorKind::Rejected(message) => return End::Rejected(message),
                             ErrorKind::Transport(text) => {
                                 // Often fatal, not always: find out now rather than at the next probe.
@@ -412,15 +441,32 @@ impl Worker {
                     if let Some(Raw::Ack { seq, payload }) = ack
                         && let Some(flight) = in_flight.take_if(|f| f.seq == seq)
                     {
-                        self.answer(flight.command, Some(ack_value(&payload)));
+                        let value = ack_value(&payload);
+                        if let NetCommand::SendMessage { local_id, .. } = &flight.command {
+                            let tries = rate_retries.entry(*local_id).or_default();
+                            if is_rate_limited(&value) && *tries < RATE_RETRIES {
+                                // Not a failure yet: again, in its place, once the bucket refills.
+                                *tries += 1;
+                                refusals.acked(self, Some(errors::RATE_LIMITED.to_owned()));
+                                self.queue.push_front(flight.command);
+                                paused_until = Some(Instant::now() + RATE_RETRY);
+                                continue;
+                            }
+                            rate_retries.remove(local_id);
+                        }
+                        let refusal = self.answer(flight.command, Some(value));
+                        refusals.acked(self, refusal);
                     }
                 }
                 _ = sleep_until(deadline) => match in_flight.take() {
                     Some(flight) => {
-                        if let Some(reason) = self.timed_out(flight.command, &mut heard) {
+                        let end = self.timed_out(flight.command, &mut heard);
+                        refusals.flush(self);
+                        if let Some(reason) = end {
                             return End::Dropped(reason);
                         }
                     }
+                    None if heard + PROBE_AFTER > Instant::now() => {}
                     None => match &own {
                         Some(sid) => self.queue.push_back(NetCommand::UserInfo { socket_id: sid.clone(), own: true }),
                         None => heard = Instant::now(),
@@ -485,8 +531,9 @@ impl Worker {
         })
     }
 
-    /// Reports an answer (`None`: none came) to the UI, and keeps the room list.
-    fn answer(&mut self, command: NetCommand, value: Option<Value>) {
+    /// Reports an answer (`None`: none came) to the UI, and keeps the room list. Returns the
+    /// refusal's text when the server refused.
+    fn answer(&mut self, command: NetCommand, value: Option<Value>) -> Option<String> {
         let room_result = |value: Option<Value>| match value.map(serde_json::from_value::<RoomAck>) {
             Some(Ok(ack)) => ack.into_result().map(drop),
             Some(Err(_)) => Err("unexpected answer from the server".into()),
@@ -521,9 +568,16 @@ impl Worker {
                 let info = value.and_then(|v| serde_json::from_value::<Option<UserInfo>>(v).ok()).flatten();
                 NetEvent::UserInfo { socket_id, own, info }
             }
-            NetCommand::Reauth(_) | NetCommand::Reconnect | NetCommand::Shutdown => return,
+            NetCommand::Reauth(_) | NetCommand::Reconnect | NetCommand::Shutdown => return None,
+        };
+        let refusal = match &event {
+            NetEvent::MessageAck { outcome: AckOutcome::Failed(error), .. }
+            | NetEvent::Joined { result: Err(error), .. }
+            | NetEvent::Left { result: Err(error), .. } => Some(error.clone()),
+            _ => None,
         };
         self.emit(event);
+        refusal
     }
 
     /// Notes that the socket is now in `room` (`inside`) or not.
@@ -576,6 +630,55 @@ impl Worker {
         }
         End::Dropped(reason.to_owned())
     }
+}
+
+/// The two halves of a refusal (an `error` event and a failing ack), reported once.
+#[derive(Default)]
+struct Refusals {
+    /// An `error` event that came while a request was in flight: its ack may say the same.
+    held: Option<String>,
+    /// The last refusal an ack reported, and when: its `error` event may still come.
+    acked: Option<(String, Instant)>,
+}
+
+impl Refusals {
+    fn error_event(&mut self, worker: &Worker, message: String, waiting: bool) {
+        if self.acked.take_if(|(text, at)| *text == message && at.elapsed() < SAME_REFUSAL).is_some() {
+            return;
+        }
+        if !waiting {
+            worker.emit(NetEvent::ServerError(message));
+        } else if let Some(earlier) = self.held.replace(message) {
+            worker.emit(NetEvent::ServerError(earlier));
+        }
+    }
+
+    /// An answer came, refusing with `refusal` or not.
+    fn acked(&mut self, worker: &Worker, refusal: Option<String>) {
+        match refusal {
+            Some(text) if self.held.as_deref() == Some(&text) => self.held = None,
+            Some(text) => {
+                self.flush(worker);
+                self.acked = Some((text, Instant::now()));
+            }
+            None => self.flush(worker),
+        }
+    }
+
+    /// A held `error` event that no ack explains is reported as it is.
+    fn flush(&mut self, worker: &Worker) {
+        if let Some(message) = self.held.take() {
+            worker.emit(NetEvent::ServerError(message));
+        }
+    }
+}
+
+/// Whether an ack is the rate limit's refusal.
+fn is_rate_limited(value: &Value) -> bool {
+    serde_json::from_value::<MessageAck>(value.clone())
+        .ok()
+        .and_then(|ack| ack.into_result().err())
+        .is_some_and(|error| error == errors::RATE_LIMITED)
 }
 
 /// A time `PROBE_AFTER` ago: makes the next loop turn probe the connection.

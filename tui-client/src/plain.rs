@@ -21,6 +21,9 @@ use crate::{
 
 /// Failed connection attempts in a row, before any success, after which a script gives up.
 const MAX_FIRST_ATTEMPTS: u32 = 5;
+/// With stdin at its end, the run ends once the server has been quiet this long: the history
+/// replayed on connect is printed even for `< /dev/null`.
+const SETTLE: Duration = Duration::from_millis(500);
 /// Message ids remembered so that history replayed after a reconnect is not printed twice.
 const SEEN_IDS: usize = 10_000;
 
@@ -110,11 +113,14 @@ pub async fn run(opts: Options, session: Session, store: TokenStore) -> ExitCode
     let mut ever_connected = false;
     let mut relogged = false;
     let mut failed = false;
+    let mut heard = tokio::time::Instant::now();
     let code = loop {
-        if !stdin_open && pending.is_empty() && ever_connected {
+        let done = !stdin_open && pending.is_empty() && ever_connected;
+        if done && heard.elapsed() >= SETTLE {
             break if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS };
         }
         tokio::select! {
+            _ = tokio::time::sleep_until(heard + SETTLE), if done => {}
             line = lines.recv(), if stdin_open => match line {
                 Some(text) if text.trim().is_empty() => {}
                 Some(text) => {
@@ -126,14 +132,16 @@ pub async fn run(opts: Options, session: Session, store: TokenStore) -> ExitCode
             },
             event = events.recv() => match event {
                 None => break ExitCode::FAILURE,
-                Some(NetEvent::Connected { .. }) => {
-                    ever_connected = true;
-                    eprintln!("connected to {server} as {username} in #{}", opts.room);
-                }
                 Some(NetEvent::Message(msg)) => {
+                    heard = tokio::time::Instant::now();
                     if seen.first_time(&msg.id) {
                         print(&format_message(&msg, &opts.room, opts.json));
                     }
+                }
+                Some(NetEvent::Connected { .. }) => {
+                    ever_connected = true;
+                    heard = tokio::time::Instant::now();
+                    eprintln!("connected to {server} as {username} in #{}", opts.room);
                 }
                 // Notices go to stderr: stdout stays one line per chat message, for scripts.
                 Some(NetEvent::Notice(notice)) => eprintln!("{}", format_notice(&notice, &opts.room)),

@@ -151,6 +151,78 @@ fn a_dropped_connection_is_retried_with_backoff_and_resumes_without_repeats() {
     assert_eq!(seen, ["[omega] gus: before", "[omega] gus: after"]);
 }
 
+#[test]
+fn stdin_at_its_end_still_prints_the_history() {
+    let server = Server::start();
+    let url = server.url.clone();
+    let (hal_home, ida_home) = (Home::new(), Home::new());
+    signup(&hal_home, &url, "hal");
+    signup(&ida_home, &url, "ida");
+    let mut hal = Plain::spawn(&hal_home, &url, "hal", PASSWORD, &["--room", "records"]).connected();
+    hal.send("for the record");
+    hal.expect_line("[records] hal: for the record");
+    let child = ida_home
+        .command(&["--server", &url, "--room", "records", "--plain"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let out = wait_output(child);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().collect::<Vec<_>>(),
+        ["[records] hal: for the record"]
+    );
+    assert!(hal.finish().0.success());
+}
+
+#[test]
+fn piped_lines_beyond_the_rate_limit_are_paced_not_lost_and_refusals_print_once() {
+    // The server's default limit: 10 messages a second after a burst of 30.
+    let server = Server::start_limited();
+    let url = server.url.clone();
+    let home = Home::new();
+    signup(&home, &url, "pam");
+    let lines: Vec<String> = (0..45).map(|i| format!("line {i}")).collect();
+    let mut child = home
+        .command(&["--server", &url, "--room", "paced", "--plain"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    std::io::Write::write_all(&mut stdin, (lines.join("\n") + "\n").as_bytes()).expect("write");
+    drop(stdin);
+    let out = wait_output(child);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains(shared::errors::RATE_LIMITED), "{stderr}");
+    let printed: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+    let expected: Vec<String> = lines.iter().map(|l| format!("[paced] pam: {l}")).collect();
+    assert_eq!(printed, expected, "every line, once, in order");
+
+    // A refusal the client cannot fix is printed once, not as an error event and again as a
+    // failed ack.
+    let long = "x".repeat(shared::defaults::MAX_MESSAGE_BYTES + 1);
+    let mut child = home
+        .command(&["--server", &url, "--room", "paced", "--plain"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    std::io::Write::write_all(&mut stdin, format!("{long}\n").as_bytes()).expect("write");
+    drop(stdin);
+    let out = wait_output(child);
+    assert_eq!(out.status.code(), Some(1));
+    let too_long = shared::errors::message_too_long(shared::defaults::MAX_MESSAGE_BYTES);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches(&too_long).count(), 1, "{stderr}");
+}
+
 /// `wait_with_output` with a timeout: the child's stdin is closed first.
 fn wait_output(mut child: std::process::Child) -> std::process::Output {
     drop(child.stdin.take());

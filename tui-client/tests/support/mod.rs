@@ -36,12 +36,20 @@ impl Server {
         Self::start_at("127.0.0.1:0".parse().expect("address"), tempfile::tempdir().expect("tempdir"))
     }
 
+    /// With the server's default rate limits on (others run without them).
+    pub fn start_limited() -> Self {
+        Self::launch("127.0.0.1:0".parse().expect("address"), tempfile::tempdir().expect("tempdir"), &[])
+    }
+
     /// Starts on `addr` (port 0: any free port) with the data in `data`.
     pub fn start_at(addr: std::net::SocketAddr, data: TempDir) -> Self {
+        Self::launch(addr, data, &["--no-rate-limits"])
+    }
+
+    fn launch(addr: std::net::SocketAddr, data: TempDir, extra: &[&str]) -> Self {
         let dir = data.path().to_str().expect("utf-8 path").to_owned();
-        let config =
-            chat_server::Config::try_parse_from(["chat-server", "--data-dir", &dir, "--no-rate-limits"])
-                .expect("server config");
+        let args = ["chat-server", "--data-dir", &dir].into_iter().chain(extra.iter().copied());
+        let config = chat_server::Config::try_parse_from(args).expect("server config");
         let listener = std::net::TcpListener::bind(addr).expect("bind");
         let addr = listener.local_addr().expect("addr");
         listener.set_nonblocking(true).expect("nonblocking");
