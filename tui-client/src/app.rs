@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Local, NaiveDate, Utc};
 use shared::{
     api::Credentials,
     payload::{ChatMessage, SystemMessage, UserInfo},
@@ -108,6 +108,9 @@ pub enum LineKind {
     },
     /// Between replayed history (above) and live messages (below).
     HistoryMarker,
+    /// Before the first line of each day (local time), so that old history is not taken for
+    /// today's.
+    DayChange(NaiveDate),
 }
 
 /// One entry of a room's scrollback.
@@ -158,6 +161,8 @@ pub struct Room {
     awaiting_replay: bool,
     /// When the newest message we have was sent.
     newest: Option<DateTime<Utc>>,
+    /// The day of the last dated line, to put a day line before the next day's first.
+    last_day: Option<NaiveDate>,
 }
 
 /// Message ids seen in a room, the oldest forgotten past [`SEEN_IDS`].
@@ -202,6 +207,7 @@ impl Room {
             marked: false,
             awaiting_replay: false,
             newest: None,
+            last_day: None,
         }
     }
 
@@ -215,6 +221,12 @@ impl Room {
     }
 
     fn push(&mut self, line: Line, cap: usize) {
+        if let Some(day) = line.time.map(|t| t.with_timezone(&Local).date_naive())
+            && self.last_day != Some(day)
+        {
+            self.last_day = Some(day);
+            self.push(Line { kind: LineKind::DayChange(day), time: None, id: None, local_id: None }, cap);
+        }
         if let Some(id) = &line.id {
             self.seen.insert(id);
         }
@@ -308,6 +320,8 @@ pub struct App {
     pub own_info: Option<UserInfo>,
     pub lookup: Option<Lookup>,
     pub show_help: bool,
+    /// Esc or Ctrl-C was pressed once: the next one quits.
+    quit_armed: bool,
     /// The login form, while open (over everything but the help).
     pub login: Option<LoginForm>,
     /// Message pane size, for scrolling by screenfuls.
@@ -337,6 +351,7 @@ impl App {
             own_info: None,
             lookup: None,
             show_help: false,
+            quit_armed: false,
             login: None,
             view: (80, 20),
             now: None,
@@ -419,6 +434,9 @@ impl App {
     }
 
     fn on_action(&mut self, action: Action) -> Vec<Effect> {
+        if action != Action::Quit {
+            self.quit_armed = false;
+        }
         if let Some(form) =
             self.login.as_mut().filter(|_| !matches!(action, Action::Quit | Action::ToggleHelp))
         {
@@ -436,14 +454,17 @@ impl App {
             };
         }
         match action {
-            Action::Quit => return vec![Effect::Quit],
+            Action::Quit => return self.ask_to_quit(),
             Action::ToggleHelp => self.show_help = !self.show_help,
             Action::CloseHelp => self.show_help = false,
             // Only the login form has fields.
             Action::NextField | Action::PrevField | Action::ToggleSignup => {}
             Action::Submit => return self.submit(),
             Action::Insert(c) => self.input.insert(c.encode_utf8(&mut [0; 4])),
-            Action::Paste(text) => self.input.insert(&text.replace("\r\n", " ").replace(['\n', '\r'], " ")),
+            // A multi-line paste stays multi-line: it is sent as one message with its newlines.
+            Action::Paste(text) => {
+                self.input.insert(text.replace("\r\n", "\n").replace('\r', "\n").trim_end_matches('\n'))
+            }
             Action::Backspace => self.input.backspace(),
             Action::Delete => self.input.delete(),
             Action::Left => self.input.left(),
@@ -491,11 +512,38 @@ impl App {
         }
     }
 
+    /// Esc or Ctrl-C: quits on the second press in a row, as irssi and weechat never quit on
+    /// one key; the first says what would be lost.
+    fn ask_to_quit(&mut self) -> Vec<Effect> {
+        if std::mem::take(&mut self.quit_armed) {
+            return vec![Effect::Quit];
+        }
+        self.quit_armed = true;
+        let unsent = self.pending.len();
+        let typed = !self.input.is_empty();
+        let lost = match (unsent, typed) {
+            (0, false) => String::new(),
+            (0, true) => " (the line you are typing is lost)".into(),
+            (n, _) => format!(" ({n} message{} not confirmed yet)", if n == 1 { "" } else { "s" }),
+        };
+        self.note(format!("Press Esc or Ctrl-C again to quit{lost}; any other key stays"), !lost.is_empty());
+        Vec::new()
+    }
+
     fn submit(&mut self) -> Vec<Effect> {
-        let line = self.input.take();
-        if line.trim().is_empty() {
+        if self.input.text().trim().is_empty() {
+            self.input.take();
             return Vec::new();
         }
+        // A message the server would refuse stays in the line, to be shortened.
+        let max = shared::defaults::MAX_MESSAGE_BYTES;
+        if let Ok(Command::Say(text)) = commands::parse(self.input.text())
+            && text.len() > max
+        {
+            self.note(format!("{} (now {} bytes)", shared::errors::message_too_long(max), text.len()), true);
+            return Vec::new();
+        }
+        let line = self.input.take();
         match commands::parse(&line) {
             Err(hint) => {
                 self.note(hint.to_string(), true);
@@ -557,11 +605,6 @@ impl App {
     }
 
     fn send(&mut self, text: String) -> Vec<Effect> {
-        let max = shared::defaults::MAX_MESSAGE_BYTES;
-        if text.len() > max {
-            self.note(shared::errors::message_too_long(max), true);
-            return Vec::new();
-        }
         let Some(room) = self.active_room().map(|r| r.name.clone()) else {
             return Vec::new();
         };
@@ -1056,15 +1099,19 @@ mod tests {
         app.update(Event::Action(Action::Submit))
     }
 
+    /// The room's lines in short, day lines left out (`day_lines_come_before_each_new_day`
+    /// checks those).
     fn kinds(room: &Room) -> Vec<String> {
         room.lines
             .iter()
+            .filter(|l| !matches!(l.kind, LineKind::DayChange(_)))
             .map(|l| match &l.kind {
                 LineKind::Chat { username, text, delivery, replayed, .. } => {
                     format!("{username}:{text}:{delivery:?}{}", if *replayed { ":r" } else { "" })
                 }
                 LineKind::System { text, .. } => format!("* {text}"),
                 LineKind::HistoryMarker => "--".into(),
+                LineKind::DayChange(day) => format!("day {day}"),
             })
             .collect()
     }
@@ -1271,7 +1318,8 @@ mod tests {
             kinds(&app.rooms[0]),
             ["ann:same:Unconfirmed", "bob:between:Received", "ann:same:Confirmed"]
         );
-        assert_eq!(app.rooms[0].lines[2].id.as_deref(), Some("m2"));
+        let last = app.rooms[0].lines.back().expect("lines");
+        assert_eq!(last.id.as_deref(), Some("m2"));
         // The first one turns out stored (replayed after a reconnect): confirmed, not doubled.
         app.update(Event::Net(NetEvent::Reconnecting {
             attempt: 1,
@@ -1334,6 +1382,7 @@ mod tests {
         assert!(app.input.is_empty());
         app.update(Event::Action(Action::CloseHelp));
         assert!(app.login.is_none());
+        app.update(Event::Action(Action::Quit));
         assert_eq!(app.update(Event::Action(Action::Quit)), [Effect::Quit]);
     }
 
@@ -1415,7 +1464,8 @@ mod tests {
         }
         let room = &app.rooms[0];
         assert_eq!(room.lines.len(), 100);
-        assert_eq!(room.first_seq, 150);
+        // 250 messages and the day line before the first.
+        assert_eq!(room.first_seq, 151);
         assert_eq!(room.seen.set.len(), 250, "ids outlive the scrollback, up to SEEN_IDS");
     }
 
@@ -1427,11 +1477,12 @@ mod tests {
         }
         app.update(Event::Action(Action::PageUp));
         let a = app.rooms[0].scroll.expect("scrolled");
-        assert_eq!(a, Anchor { seq: 40, rows_below: 0 });
+        assert_eq!(a, Anchor { seq: 41, rows_below: 0 }, "seq 0 is the day line");
         app.update(Event::Net(msg("bob", "new", "public", "idn", false)));
         assert_eq!(app.rooms[0].new_below, 1);
         app.update(Event::Action(Action::ScrollTop));
         assert_eq!(app.rooms[0].scroll, Some(Anchor { seq: 9, rows_below: 0 }));
+        assert!(matches!(app.rooms[0].lines[0].kind, LineKind::DayChange(_)));
         app.update(Event::Action(Action::PageUp));
         assert_eq!(app.rooms[0].scroll, Some(Anchor { seq: 9, rows_below: 0 }), "clamped at the top");
         app.update(Event::Action(Action::WheelDown));
@@ -1446,10 +1497,75 @@ mod tests {
     }
 
     #[test]
-    fn paste_becomes_one_line() {
-        let mut app = app();
-        app.update(Event::Action(Action::Paste("a\r\nb\nc".into())));
-        assert_eq!(app.input.text(), "a b c");
+    fn day_lines_come_before_each_new_day() {
+        let mut app = connected();
+        let at = |text: &str, id: &str, sent: &str, replayed: bool| {
+            NetEvent::Message(ChatMessage {
+                username: "bob".into(),
+                message: text.into(),
+                room: "public".into(),
+                sent: sent.into(),
+                id: id.into(),
+                replayed,
+            })
+        };
+        app.update(Event::Net(at("three days ago", "a", "2026-11-27T12:00:00.000Z", true)));
+        app.update(Event::Net(at("same day", "b", "2026-11-27T12:05:00.000Z", true)));
+        app.update(Event::Net(at("today", "c", "2026-11-30T12:00:00.000Z", false)));
+        let day = |s: &str| {
+            let t = DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Local).date_naive();
+            LineKind::DayChange(t)
+        };
+        let days: Vec<LineKind> = app.rooms[0]
+            .lines
+            .iter()
+            .filter(|l| matches!(l.kind, LineKind::DayChange(_)))
+            .map(|l| l.kind.clone())
+            .collect();
+        assert_eq!(days, [day("2026-11-27T12:00:00.000Z"), day("2026-11-30T12:00:00.000Z")]);
+        let rows = crate::ui::lines::rows(&app.rooms[0].lines[0], 40);
+        let text: String = rows[0].iter().map(|s| s.content.as_ref()).collect();
+        assert!(
+            text.contains(" Fri 27 Nov 2026 ")
+                || text.contains(" Sat 28 Nov 2026 ")
+                || text.contains(" Thu 26 Nov 2026 "),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_multi_line_paste_is_one_message_with_its_newlines() {
+        let mut app = connected();
+        app.update(Event::Action(Action::Paste("a\r\nb\nc\n".into())));
+        assert_eq!(app.input.text(), "a\nb\nc");
+        let effects = app.update(Event::Action(Action::Submit));
+        assert!(
+            matches!(&effects[..], [Effect::Net(NetCommand::SendMessage { text, .. })] if text == "a\nb\nc")
+        );
+    }
+
+    #[test]
+    fn quitting_takes_two_presses_and_says_what_would_be_lost() {
+        let mut app = connected();
+        type_line(&mut app, "unacked");
+        for c in "half typed".chars() {
+            app.update(Event::Action(Action::Insert(c)));
+        }
+        assert!(app.update(Event::Action(Action::Quit)).is_empty());
+        assert!(kinds(&app.rooms[0]).last().unwrap().contains("1 message not confirmed yet"));
+        // Any other key stays.
+        app.update(Event::Action(Action::Left));
+        assert!(app.update(Event::Action(Action::Quit)).is_empty());
+        assert_eq!(app.update(Event::Action(Action::Quit)), [Effect::Quit]);
+    }
+
+    #[test]
+    fn a_message_too_long_stays_in_the_line() {
+        let mut app = connected();
+        let long = "x".repeat(shared::defaults::MAX_MESSAGE_BYTES + 1);
+        assert!(type_line(&mut app, &long).is_empty());
+        assert_eq!(app.input.text(), long, "not cleared");
+        assert!(kinds(&app.rooms[0]).last().unwrap().contains("Message is too long"));
     }
 
     #[test]

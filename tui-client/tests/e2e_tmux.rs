@@ -194,7 +194,9 @@ fn full_screen_login_send_receive_join_and_quit_cleanly() {
     });
     tmux.wait_text(&format!("● #lobby · tess · connected · {url}"));
 
-    // Esc quits; the terminal is back to normal: main screen, cooked mode, echo, no mouse.
+    // Esc twice quits; the terminal is back to normal: main screen, cooked mode, echo, no mouse.
+    tmux.key("Escape");
+    tmux.wait_text("Press Esc or Ctrl-C again to quit");
     tmux.key("Escape");
     let screen = tmux.wait_text("END");
     assert!(screen.contains("EXIT=0"), "{screen}");

@@ -22,24 +22,21 @@ const COLUMNS_MIN_WIDTH: usize = 40;
 
 const MARKER: &str = " history above · live below ";
 
-/// Nick colours: readable on dark and light backgrounds.
-const PALETTE: [Color; 10] = [
-    Color::Red,
-    Color::Green,
-    Color::Yellow,
-    Color::Blue,
-    Color::Magenta,
-    Color::Cyan,
-    Color::LightRed,
-    Color::LightGreen,
-    Color::LightBlue,
-    Color::LightMagenta,
-];
+/// Nick colours: 24 of the xterm-256 palette that read on dark and light backgrounds alike
+/// (no near-black, near-white or greys), so that a room's regulars rarely share one.
+const PALETTE: [u8; 24] =
+    [1, 2, 3, 4, 5, 6, 9, 10, 12, 13, 14, 31, 33, 37, 41, 64, 70, 98, 130, 133, 136, 166, 168, 172];
 
-/// The same colour for a user on every run and every machine (FNV-1a of the name).
+/// The same colour for a user on every run and every machine: FNV-1a of the name, mixed with
+/// MurmurHash3's finaliser so that names differing in one letter land far apart.
 pub fn nick_color(username: &str) -> Color {
-    let hash = username.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
-    PALETTE[hash as usize % PALETTE.len()]
+    let mut h = username.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^= h >> 16;
+    Color::Indexed(PALETTE[h as usize % PALETTE.len()])
 }
 
 /// Rows `line` takes at `width` columns (at least one).
@@ -53,11 +50,8 @@ pub fn rows(line: &Line, width: usize) -> Vec<Row> {
     let time = line.time.map(|t| t.with_timezone(&Local).format("%H:%M").to_string()).unwrap_or_default();
     let dim = Style::default().add_modifier(Modifier::DIM);
     match &line.kind {
-        LineKind::HistoryMarker => {
-            let side = width.saturating_sub(wrap::width(MARKER)) / 2;
-            let text = format!("{}{MARKER}{}", "─".repeat(side), "─".repeat(side));
-            vec![vec![ratatui::text::Span::styled(wrap::truncate(&text, width), dim)]]
-        }
+        LineKind::HistoryMarker => vec![centred(MARKER, width, dim)],
+        LineKind::DayChange(day) => vec![centred(&day.format(" %a %-d %b %Y ").to_string(), width, dim)],
         LineKind::System { text, error } => {
             let text = wrap::sanitize(text);
             let style =
@@ -90,6 +84,13 @@ pub fn rows(line: &Line, width: usize) -> Vec<Row> {
             out
         }
     }
+}
+
+/// `text` in the middle of a rule as wide as the pane.
+fn centred(text: &str, width: usize, style: Style) -> Row {
+    let side = width.saturating_sub(wrap::width(text)) / 2;
+    let line = format!("{}{text}{}", "─".repeat(side), "─".repeat(side));
+    vec![ratatui::text::Span::styled(wrap::truncate(&line, width), style)]
 }
 
 fn layout(width: usize, time: &str, nick: (&str, Style), body: &[(&str, Style)]) -> Vec<Row> {
@@ -163,8 +164,13 @@ mod tests {
     #[test]
     fn nick_colours_are_stable() {
         assert_eq!(nick_color("ann"), nick_color("ann"));
-        let distinct: std::collections::HashSet<_> =
-            ["ann", "bob", "cyd", "dan", "eve"].iter().map(|n| nick_color(n)).collect();
-        assert!(distinct.len() > 1);
+        assert_ne!(nick_color("alice"), nick_color("bob"), "they used to share magenta");
+        // Twelve common names: nearly all apart (24 colours).
+        let names = [
+            "alice", "bob", "carol", "dave", "eve", "frank", "grace", "heidi", "ivan", "judy", "mallory",
+            "oscar",
+        ];
+        let distinct: std::collections::HashSet<_> = names.iter().map(|n| nick_color(n)).collect();
+        assert!(distinct.len() >= 9, "{} colours for 12 names", distinct.len());
     }
 }

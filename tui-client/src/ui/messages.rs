@@ -119,7 +119,9 @@ mod tests {
         let (buf, rows) = draw(&app);
         let t = hhmm();
         let rows: Vec<&str> = rows.iter().map(|r| r.trim_end()).collect();
-        assert_eq!(rows, ["", "", "", &format!("{t}          bob │ hello")]);
+        assert_eq!(rows[..2], ["", ""]);
+        assert!(rows[2].starts_with('─') && rows[2].contains(" 2026 "), "a day line: {rows:?}");
+        assert_eq!(rows[3], format!("{t}          bob │ hello"));
         assert_eq!(buf[(15, 3)].fg, lines::nick_color("bob"));
     }
 
@@ -208,7 +210,7 @@ mod tests {
         }
         app.update(Event::Action(Action::ScrollTop));
         let (_, rows) = draw(&app);
-        assert!(rows[0].contains("message number 0"), "{rows:?}");
+        assert!(rows[1].contains("message number 0"), "under the day line: {rows:?}");
         for _ in 0..100 {
             app.update(Event::Action(Action::PageDown));
             draw(&app);

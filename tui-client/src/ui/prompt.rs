@@ -30,10 +30,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) -> Position {
 
 /// The part of `text` to show in `avail` cells with the cursor (a byte offset into `text`)
 /// visible, and the cursor's column in it. Each grapheme is drawn sanitised (a control
-/// character as U+FFFD, a newline as a space), but offsets stay those of `text`.
+/// character as U+FFFD, a newline of a multi-line message as `↵`), but offsets stay those of
+/// `text`.
 fn visible(text: &str, cursor: usize, avail: usize) -> (String, usize) {
     let shown: Vec<(usize, String)> =
-        text.grapheme_indices(true).map(|(at, g)| (at, wrap::sanitize(g).replace('\n', " "))).collect();
+        text.grapheme_indices(true).map(|(at, g)| (at, wrap::sanitize(g).replace('\n', "↵"))).collect();
     let mut col: usize = shown.iter().take_while(|(at, _)| *at < cursor).map(|(_, g)| wrap::width(g)).sum();
     let mut start = 0;
     while col >= avail && start < shown.len() {
@@ -71,6 +72,6 @@ mod tests {
         let (shown, col) = visible(text, cursor, 40);
         assert_eq!(shown, "a\u{fffd}[31m你\u{fffd}\u{fffd}b");
         assert_eq!(col, wrap::width("a\u{fffd}[31m你\u{fffd}\u{fffd}"));
-        assert_eq!(visible("x\ny", 3, 10), ("x y".to_owned(), 3));
+        assert_eq!(visible("x\ny", 3, 10), ("x↵y".to_owned(), 3));
     }
 }
