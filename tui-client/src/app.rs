@@ -17,7 +17,7 @@ use crate::{
     keymap::Action,
     login_form::{FormOutcome, LoginForm},
     net::{AckOutcome, NetCommand, NetEvent},
-    ui::lines,
+    ui::lines::{self, Look},
 };
 
 /// Rows the mouse wheel scrolls per notch.
@@ -60,6 +60,11 @@ pub enum Effect {
     },
     /// Forget the stored token and quit.
     Logout,
+    /// A line names the user: ring the bell, notify (as the config file says).
+    Alert {
+        title: String,
+        body: String,
+    },
     Quit,
 }
 
@@ -101,6 +106,8 @@ pub enum LineKind {
         own: bool,
         replayed: bool,
         delivery: Delivery,
+        /// Names the user (weechat's highlight): drawn apart, counted apart, alerted.
+        mention: bool,
     },
     System {
         text: String,
@@ -151,6 +158,8 @@ pub struct Room {
     pub new_below: usize,
     /// Live messages that arrived while another room was shown.
     pub unread: usize,
+    /// Of those, the ones that name the user.
+    pub mentions: usize,
     /// Confirmed by the server (the handshake room always is once connected).
     pub joined: bool,
     seen: SeenIds,
@@ -202,6 +211,7 @@ impl Room {
             scroll: None,
             new_below: 0,
             unread: 0,
+            mentions: 0,
             joined,
             seen: SeenIds::default(),
             marked: false,
@@ -324,6 +334,8 @@ pub struct App {
     quit_armed: bool,
     /// The login form, while open (over everything but the help).
     pub login: Option<LoginForm>,
+    /// Time format and nick colours (the config file's).
+    pub look: Look,
     /// Message pane size, for scrolling by screenfuls.
     pub view: (u16, u16),
     /// The time of the last tick, for lines we make ourselves.
@@ -353,6 +365,7 @@ impl App {
             show_help: false,
             quit_armed: false,
             login: None,
+            look: Look::default(),
             view: (80, 20),
             now: None,
             scrollback: scrollback.max(1),
@@ -491,6 +504,43 @@ impl App {
         Vec::new()
     }
 
+    /// Opens tabs for `rooms` (the config file's), to be joined once connected
+    /// ([`Self::rooms_to_join`]); names that are no rooms are said and skipped.
+    pub fn open_rooms(&mut self, rooms: &[String]) {
+        for name in rooms {
+            match commands::room_name(name) {
+                Ok(room) if self.room_index(&room).is_none() => {
+                    self.rooms.push(Room::new(&room, false));
+                    let last = self.rooms.len() - 1;
+                    self.note_in(last, format!("Joining #{room}…"), false);
+                }
+                Ok(_) => {}
+                Err(e) => self.note(format!("config file: rooms: {e}"), true),
+            }
+        }
+    }
+
+    /// Open rooms not joined yet, besides the handshake's (the server puts us in that one).
+    pub fn rooms_to_join(&self) -> Vec<String> {
+        self.rooms
+            .iter()
+            .filter(|r| !r.joined && r.name != self.handshake_room)
+            .map(|r| r.name.clone())
+            .collect()
+    }
+
+    /// The terminal's title: the room shown and what waits elsewhere.
+    pub fn title(&self) -> String {
+        let room = self.active_room().map(|r| r.name.as_str()).unwrap_or_default();
+        let unread: usize = self.rooms.iter().map(|r| r.unread).sum();
+        let mentions: usize = self.rooms.iter().map(|r| r.mentions).sum();
+        match (unread, mentions) {
+            (0, _) => format!("chat-tui · #{room}"),
+            (n, 0) => format!("chat-tui · #{room} · {n} unread"),
+            (n, m) => format!("chat-tui · #{room} · {n} unread, {m} for you"),
+        }
+    }
+
     /// Nothing stored to log in with: the form first, the network once it has a token.
     pub fn start_logged_out(&mut self, username: Option<&str>, signup: bool) {
         self.conn = ConnState::LoggedOut;
@@ -508,6 +558,7 @@ impl App {
     fn switch_to(&mut self, index: usize) {
         if let Some(room) = self.rooms.get_mut(index) {
             room.unread = 0;
+            room.mentions = 0;
             self.active = index;
         }
     }
@@ -617,6 +668,7 @@ impl App {
                 own: true,
                 replayed: false,
                 delivery: Delivery::Pending,
+                mention: false,
             },
             time: self.now,
             id: None,
@@ -656,10 +708,7 @@ impl App {
                 }
                 Vec::new()
             }
-            NetEvent::Message(msg) => {
-                self.on_chat_message(msg);
-                Vec::new()
-            }
+            NetEvent::Message(msg) => self.on_chat_message(msg),
             NetEvent::Notice(notice) => {
                 self.on_notice(notice);
                 Vec::new()
@@ -760,11 +809,11 @@ impl App {
         self.switch_to(self.active);
     }
 
-    fn on_chat_message(&mut self, msg: ChatMessage) {
+    fn on_chat_message(&mut self, msg: ChatMessage) -> Vec<Effect> {
         let room_name = if msg.room.is_empty() { self.handshake_room.as_str() } else { msg.room.as_str() };
         let Some(i) = self.room_index(room_name) else {
             tracing::debug!(room = room_name, "message for a room that is not open");
-            return;
+            return Vec::new();
         };
         let own = msg.username == self.username;
         let (cap, now) = (self.scrollback, self.now);
@@ -785,31 +834,36 @@ impl App {
                     line.time = time.or(line.time);
                 }
             }
-            return;
+            return Vec::new();
         }
         if own && msg.replayed && !msg.id.is_empty() {
             // Ours, stored although its ack never came: confirm that line, do not add one.
             if let EchoMatch::Confirmed = confirm_unacked(room, &msg, time) {
-                return;
+                return Vec::new();
             }
         } else if own {
             if msg.id.is_empty() {
                 // A classic server: no ids, no acks; the text is all there is.
                 if confirm_echo(room, &msg, time) {
-                    return;
+                    return Vec::new();
                 }
             } else {
                 match self.take_echo(i, &msg, time) {
                     EchoMatch::Waiting(local_id) => {
                         let echo = Echo { id: msg.id, username: msg.username, text: msg.message, time };
                         self.echoes.insert(local_id, echo);
-                        return;
+                        return Vec::new();
                     }
-                    EchoMatch::Confirmed => return,
+                    EchoMatch::Confirmed => return Vec::new(),
                     EchoMatch::Unmatched => {}
                 }
             }
         }
+        let mention = !own && names(&msg.message, &self.username);
+        let alert = (mention && !msg.replayed).then(|| Effect::Alert {
+            title: format!("{} in #{}", msg.username, self.rooms[i].name),
+            body: msg.message.clone(),
+        });
         let room = &mut self.rooms[i];
         let line = Line {
             kind: LineKind::Chat {
@@ -818,6 +872,7 @@ impl App {
                 own,
                 replayed: msg.replayed,
                 delivery: if own { Delivery::Confirmed } else { Delivery::Received },
+                mention,
             },
             time,
             id: (!msg.id.is_empty()).then_some(msg.id),
@@ -825,14 +880,16 @@ impl App {
         };
         if msg.replayed {
             room.push_replayed(line, cap);
-            return;
+            return Vec::new();
         }
         room.push(line, cap);
         if i != self.active {
             room.unread += 1;
+            room.mentions += usize::from(mention);
         } else if room.scroll.is_some() {
             room.new_below += 1;
         }
+        alert.into_iter().collect()
     }
 
     /// A live echo of ours with an id not seen yet. Our oldest line still waiting for its ack
@@ -915,6 +972,7 @@ impl App {
                     own: true,
                     replayed: false,
                     delivery: Delivery::Confirmed,
+                    mention: false,
                 };
                 room.push(Line { kind, time: echo.time, id: Some(echo.id), local_id: None }, cap);
             }
@@ -925,7 +983,7 @@ impl App {
     // --- scrolling -------------------------------------------------------------------------
 
     fn height(&self, room: &Room, seq: u64) -> usize {
-        room.line(seq).map_or(1, |l| lines::height(l, usize::from(self.view.0)))
+        room.line(seq).map_or(1, |l| lines::height(l, usize::from(self.view.0), &self.look))
     }
 
     fn scroll_up(&mut self, rows: usize) {
@@ -1015,7 +1073,7 @@ impl App {
         let width = usize::from(self.view.0);
         for room in &mut self.rooms {
             if let Some(a) = room.scroll {
-                let h = room.line(a.seq).map_or(1, |l| lines::height(l, width));
+                let h = room.line(a.seq).map_or(1, |l| lines::height(l, width, &self.look));
                 room.scroll = Some(Anchor { seq: a.seq, rows_below: a.rows_below.min(h - 1) });
             }
         }
@@ -1057,6 +1115,17 @@ fn confirm_echo(room: &mut Room, msg: &ChatMessage, time: Option<DateTime<Utc>>)
         *delivery = Delivery::Confirmed;
     }
     true
+}
+
+/// Whether `text` names `username`: the name as a whole word, in any case, with or without `@`.
+pub fn names(text: &str, username: &str) -> bool {
+    if username.is_empty() {
+        return false;
+    }
+    let (text, name) = (text.to_lowercase(), username.to_lowercase());
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    text.match_indices(&name)
+        .any(|(at, _)| !word(text[..at].chars().next_back()) && !word(text[at + name.len()..].chars().next()))
 }
 
 /// The two rejections that mean "log in again" rather than "try later".
@@ -1497,6 +1566,38 @@ mod tests {
     }
 
     #[test]
+    fn a_line_naming_you_is_a_mention_alerted_counted_apart_and_in_the_title() {
+        assert!(names("hey Ann, look", "ann") && names("@ann!", "ann") && names("ANN", "ann"));
+        assert!(!names("annie", "ann") && !names("joann", "ann") && !names("ann_x", "ann"));
+        let mut app = connected();
+        type_line(&mut app, "/join dev");
+        app.update(Event::Net(NetEvent::Joined { room: "dev".into(), result: Ok(()) }));
+        app.update(Event::Action(Action::SwitchRoom(1)));
+        app.update(Event::Net(msg("bob", "plain chatter", "public", "p1", false)));
+        let effects = app.update(Event::Net(msg("bob", "ann: lunch?", "public", "p2", false)));
+        assert_eq!(effects, [Effect::Alert { title: "bob in #public".into(), body: "ann: lunch?".into() }]);
+        assert_eq!((app.rooms[0].unread, app.rooms[0].mentions), (2, 1));
+        assert_eq!(app.title(), "chat-tui · #dev · 2 unread, 1 for you");
+        // Replayed history is no news: no alert.
+        assert!(app.update(Event::Net(msg("bob", "ann again", "public", "p0", true))).is_empty());
+        app.update(Event::Action(Action::SwitchRoom(0)));
+        assert_eq!(app.title(), "chat-tui · #public");
+        let mention =
+            app.rooms[0].lines.iter().any(|l| matches!(&l.kind, LineKind::Chat { mention: true, .. }));
+        assert!(mention);
+    }
+
+    #[test]
+    fn rooms_from_the_config_file_open_as_tabs_to_join() {
+        let mut app = app();
+        app.open_rooms(&["dev".into(), "#ops".into(), "public".into(), "bad room".into()]);
+        let names: Vec<&str> = app.rooms.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["public", "dev", "ops"]);
+        assert_eq!(app.rooms_to_join(), ["dev", "ops"]);
+        assert!(kinds(&app.rooms[0]).iter().any(|k| k.contains("config file: rooms")));
+    }
+
+    #[test]
     fn day_lines_come_before_each_new_day() {
         let mut app = connected();
         let at = |text: &str, id: &str, sent: &str, replayed: bool| {
@@ -1523,7 +1624,7 @@ mod tests {
             .map(|l| l.kind.clone())
             .collect();
         assert_eq!(days, [day("2026-11-27T12:00:00.000Z"), day("2026-11-30T12:00:00.000Z")]);
-        let rows = crate::ui::lines::rows(&app.rooms[0].lines[0], 40);
+        let rows = crate::ui::lines::rows(&app.rooms[0].lines[0], 40, &app.look);
         let text: String = rows[0].iter().map(|s| s.content.as_ref()).collect();
         assert!(
             text.contains(" Fri 27 Nov 2026 ")

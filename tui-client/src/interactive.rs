@@ -12,10 +12,11 @@ use tokio::{
 use crate::{
     app::{App, Effect, Event},
     auth::{AuthClient, LoginOptions, Session, Token, TokenStore},
+    config::Config,
     keymap,
     net::{self, NetCommand, NetConfig, NetEvent},
     tui::Tui,
-    ui,
+    ui::{self, lines::Look},
 };
 
 /// Network events applied before the next frame is drawn: a burst of history is drawn once,
@@ -26,6 +27,8 @@ pub struct Options {
     pub login: LoginOptions,
     pub room: String,
     pub scrollback: usize,
+    /// The config file's settings.
+    pub config: Config,
 }
 
 enum Exit {
@@ -41,9 +44,13 @@ struct Net {
 }
 
 impl Net {
-    fn spawn(server: &str, room: &str, token: Token) -> Self {
+    /// Starts the task, asking it to join the rooms the app has open beside the handshake's.
+    fn spawn(server: &str, room: &str, token: Token, app: &App) -> Self {
         let (cmds, events, task) =
             net::spawn(NetConfig { server: server.to_owned(), room: room.to_owned(), token });
+        for room in app.rooms_to_join() {
+            send(&cmds, NetCommand::Join(room));
+        }
         Net { cmds, events, task }
     }
 }
@@ -66,10 +73,15 @@ async fn next_net_event(net: &mut Option<Net>) -> Option<NetEvent> {
 /// Runs the full screen: with `session`, connected at once; without, the login form first.
 pub async fn run(opts: Options, session: Option<Session>, store: TokenStore) -> anyhow::Result<ExitCode> {
     let server = opts.login.server.clone();
-    let mut tui = Tui::new().context("cannot set up the terminal")?;
+    let config = &opts.config;
+    let mut tui = Tui::new(config.mouse.unwrap_or(true)).context("cannot set up the terminal")?;
     let username = session.as_ref().map(|s| s.username.clone()).unwrap_or_default();
     let mut app = App::new(&server, &username, &opts.room, opts.scrollback);
-    let mut net = session.map(|s| Net::spawn(&server, &opts.room, s.token));
+    app.look = Look::new(config.time_format.as_deref(), &config.nick_colors);
+    let (bell, notify) = (config.bell.unwrap_or(true), config.notify.unwrap_or(true));
+    let mut title = String::new();
+    app.open_rooms(&config.rooms);
+    let mut net = session.map(|s| Net::spawn(&server, &opts.room, s.token, &app));
     // Logins from the in-app form (and the check that the server answers) run beside the
     // loop and answer here.
     let (answers_tx, mut answers) = unbounded_channel::<Answer>();
@@ -90,6 +102,10 @@ pub async fn run(opts: Options, session: Option<Session>, store: TokenStore) -> 
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
     let exit = 'main: loop {
         tui.draw(&app)?;
+        if app.title() != title {
+            title = app.title();
+            tui.set_title(&title);
+        }
         let mut batch = Vec::new();
         tokio::select! {
             input = tui.next_event() => match input {
@@ -120,7 +136,7 @@ pub async fn run(opts: Options, session: Option<Session>, store: TokenStore) -> 
                     Ok(()) => {
                         match &net {
                             Some(net) => send(&net.cmds, NetCommand::Reauth(session.token)),
-                            None => net = Some(Net::spawn(&server, &opts.room, session.token)),
+                            None => net = Some(Net::spawn(&server, &opts.room, session.token, &app)),
                         }
                         batch.push(Event::LoggedIn(Ok(session.username)));
                     }
@@ -138,6 +154,7 @@ pub async fn run(opts: Options, session: Option<Session>, store: TokenStore) -> 
                         }
                     }
                     Effect::Quit => break 'main Exit::Quit,
+                    Effect::Alert { title, body } => tui.alert(bell, notify, &title, &body),
                     Effect::Logout => {
                         store.remove(&server)?;
                         break 'main Exit::LoggedOut;

@@ -9,6 +9,7 @@
 mod app;
 mod auth;
 mod commands;
+mod config;
 mod input;
 mod interactive;
 mod keymap;
@@ -35,9 +36,14 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(name = "chat-tui", version, about)]
 struct Cli {
-    /// Server URL.
-    #[arg(long, env = "CHAT_SERVER", default_value = shared::defaults::SERVER_URL)]
-    server: String,
+    /// Server URL (`host:port` will do). Default: the config file's `server`, else
+    /// http://localhost:3001.
+    #[arg(long, env = "CHAT_SERVER")]
+    server: Option<String>,
+    /// Config file (TOML; see tui-client/config.example.toml). Default:
+    /// $XDG_CONFIG_HOME/chat-tui/config.toml, used when it exists.
+    #[arg(long, env = "CHAT_TUI_CONFIG")]
+    config: Option<std::path::PathBuf>,
     /// Room to join on connect.
     #[arg(long, default_value = shared::defaults::ROOM)]
     room: String,
@@ -82,7 +88,13 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let server = server_url(&cli.server).context("--server")?;
+    let config = match (&cli.config, config::Config::default_path()) {
+        (Some(path), _) => config::Config::load(path, true)?,
+        (None, Some(path)) => config::Config::load(&path, false)?,
+        (None, None) => config::Config::default(),
+    };
+    let server = cli.server.clone().or_else(|| config.server.clone());
+    let server = server_url(server.as_deref().unwrap_or(shared::defaults::SERVER_URL)).context("--server")?;
     let room = commands::room_name(&cli.room).map_err(|e| anyhow::anyhow!("--room: {e}"))?;
     let store = auth::TokenStore::default_location().context("no home directory to keep the login in")?;
     if cli.logout {
@@ -98,7 +110,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let plain = cli.plain || cli.json || !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal();
     if !plain {
         // Without a stored login the full screen starts with its login form.
-        let opts = interactive::Options { login, room, scrollback: cli.scrollback };
+        let opts = interactive::Options { login, room, scrollback: cli.scrollback, config };
         return interactive::run(opts, stored, store).await;
     }
     let session = match stored {

@@ -30,7 +30,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         let mut seq = Some(seq);
         while let Some(s) = seq.filter(|s| *s >= room.first_seq && visible.len() < height) {
             if let Some(line) = room.line(s) {
-                let mut rows = lines::rows(line, width);
+                let mut rows = lines::rows(line, width, &app.look);
                 rows.truncate(rows.len().saturating_sub(std::mem::take(&mut skip)));
                 for row in rows.into_iter().rev() {
                     if visible.len() == height {
@@ -122,7 +122,7 @@ mod tests {
         assert_eq!(rows[..2], ["", ""]);
         assert!(rows[2].starts_with('─') && rows[2].contains(" 2026 "), "a day line: {rows:?}");
         assert_eq!(rows[3], format!("{t}          bob │ hello"));
-        assert_eq!(buf[(15, 3)].fg, lines::nick_color("bob"));
+        assert_eq!(buf[(15, 3)].fg, app.look.nick_color("bob"));
     }
 
     #[test]

@@ -16,11 +16,17 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .iter()
         .enumerate()
         .map(|(i, room)| {
-            let unread = if room.unread > 0 { format!("({})", room.unread) } else { String::new() };
+            let unread = match (room.unread, room.mentions) {
+                (0, _) => String::new(),
+                (n, 0) => format!("({n})"),
+                (n, m) => format!("({n},@{m})"),
+            };
             let name = crate::wrap::truncate(&crate::wrap::sanitize(&room.name), 24);
             let mut style = Style::default();
             if i == app.active {
                 style = style.add_modifier(Modifier::REVERSED | Modifier::BOLD);
+            } else if room.mentions > 0 {
+                style = style.fg(ratatui::style::Color::Yellow).add_modifier(Modifier::BOLD);
             } else if room.unread > 0 {
                 style = style.add_modifier(Modifier::BOLD);
             }
