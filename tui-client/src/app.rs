@@ -299,6 +299,14 @@ struct Echo {
     time: Option<DateTime<Utc>>,
 }
 
+/// Tab completion in progress: the candidates for the word that starts at `start`.
+#[derive(Debug, Clone)]
+struct Completion {
+    start: usize,
+    candidates: Vec<String>,
+    index: usize,
+}
+
 /// What a live echo of ours turned out to answer.
 enum EchoMatch {
     /// Taken for the line sent as this `local_id`, until its ack.
@@ -332,6 +340,10 @@ pub struct App {
     pub show_help: bool,
     /// Esc or Ctrl-C was pressed once: the next one quits.
     quit_armed: bool,
+    /// Tab was pressed: the word being completed and the candidates.
+    completion: Option<Completion>,
+    /// The last `/search` or Ctrl-R query, for Ctrl-R on an empty line.
+    last_search: Option<String>,
     /// The login form, while open (over everything but the help).
     pub login: Option<LoginForm>,
     /// Time format and nick colours (the config file's).
@@ -364,6 +376,8 @@ impl App {
             lookup: None,
             show_help: false,
             quit_armed: false,
+            completion: None,
+            last_search: None,
             login: None,
             look: Look::default(),
             view: (80, 20),
@@ -450,6 +464,9 @@ impl App {
         if action != Action::Quit {
             self.quit_armed = false;
         }
+        if action != Action::Complete {
+            self.completion = None;
+        }
         if let Some(form) =
             self.login.as_mut().filter(|_| !matches!(action, Action::Quit | Action::ToggleHelp))
         {
@@ -472,6 +489,19 @@ impl App {
             Action::CloseHelp => self.show_help = false,
             // Only the login form has fields.
             Action::NextField | Action::PrevField | Action::ToggleSignup => {}
+            Action::WordLeft => self.input.word_left(),
+            Action::WordRight => self.input.word_right(),
+            Action::KillToEnd => self.input.kill_to_end(),
+            Action::Yank => self.input.yank(),
+            Action::Complete => self.complete(),
+            Action::SearchBack => {
+                let typed = self.input.text().trim().to_owned();
+                match (typed.is_empty(), self.last_search.clone()) {
+                    (false, _) => self.search(typed, false),
+                    (true, Some(query)) => self.search(query, true),
+                    (true, None) => self.note("Type what to look for, then Ctrl-R", false),
+                }
+            }
             Action::Submit => return self.submit(),
             Action::Insert(c) => self.input.insert(c.encode_utf8(&mut [0; 4])),
             // A multi-line paste stays multi-line: it is sent as one message with its newlines.
@@ -563,6 +593,88 @@ impl App {
         }
     }
 
+    /// Tab: the word before the cursor completed to a /command (at the start of the line), a
+    /// #room, or a nick of the room (with `: ` at the start of the line, as irssi does); Tab
+    /// again cycles through the candidates.
+    fn complete(&mut self) {
+        if let Some(c) = &mut self.completion {
+            if c.candidates.is_empty() {
+                return;
+            }
+            c.index = (c.index + 1) % c.candidates.len();
+            let next = c.candidates[c.index].clone();
+            self.input.replace_before_cursor(c.start, &next);
+            return;
+        }
+        let before = self.input.before_cursor();
+        let start = before
+            .rfind(char::is_whitespace)
+            .map_or(0, |i| i + before[i..].chars().next().map_or(1, char::len_utf8));
+        let word = before[start..].to_lowercase();
+        let at_start = start == 0;
+        let mut candidates: Vec<String> = if at_start && word.starts_with('/') {
+            commands::HELP
+                .iter()
+                .filter_map(|(usage, _)| usage.split_whitespace().next())
+                .filter(|c| c.len() > 2)
+                .map(|c| format!("{c} "))
+                .collect()
+        } else if word.starts_with('#') {
+            self.rooms.iter().map(|r| format!("#{} ", r.name)).collect()
+        } else {
+            let mut nicks: Vec<String> = Vec::new();
+            if let Some(room) = self.active_room() {
+                for line in room.lines.iter().rev() {
+                    if let LineKind::Chat { username, own: false, .. } = &line.kind
+                        && !nicks.contains(username)
+                    {
+                        nicks.push(username.clone());
+                    }
+                }
+            }
+            let suffix = if at_start { ": " } else { " " };
+            nicks.into_iter().map(|n| format!("{n}{suffix}")).collect()
+        };
+        candidates.retain(|c| c.to_lowercase().starts_with(&word) && !word.is_empty());
+        if let Some(first) = candidates.first().cloned() {
+            self.input.replace_before_cursor(start, &first);
+        }
+        self.completion = Some(Completion { start, candidates, index: 0 });
+    }
+
+    /// Scrolls the room to the newest line above the view (or above the last match, when
+    /// `again`) whose text contains `query`, in any case.
+    fn search(&mut self, query: String, again: bool) {
+        let needle = query.to_lowercase();
+        let Some(room) = self.rooms.get_mut(self.active) else { return };
+        let below = match (again, room.scroll) {
+            (true, Some(anchor)) => anchor.seq,
+            _ => room.last_seq().map_or(0, |s| s + 1),
+        };
+        let found = (room.first_seq..below).rev().find(|&seq| {
+            room.line(seq).is_some_and(|l| match &l.kind {
+                LineKind::Chat { text, username, .. } => {
+                    text.to_lowercase().contains(&needle) || username.to_lowercase().contains(&needle)
+                }
+                LineKind::System { text, .. } => text.to_lowercase().contains(&needle),
+                _ => false,
+            })
+        });
+        self.last_search = Some(query.clone());
+        match found {
+            Some(seq) => {
+                room.scroll = Some(Anchor { seq, rows_below: 0 });
+                if !again {
+                    self.input.take();
+                }
+            }
+            None => self.note(
+                format!("No {}match for {query:?} in this room", if again { "earlier " } else { "" }),
+                true,
+            ),
+        }
+    }
+
     /// Esc or Ctrl-C: quits on the second press in a row, as irssi and weechat never quit on
     /// one key; the first says what would be lost.
     fn ask_to_quit(&mut self) -> Vec<Effect> {
@@ -636,6 +748,10 @@ impl App {
                 if let Some(room) = self.rooms.get_mut(self.active) {
                     room.clear();
                 }
+                Vec::new()
+            }
+            Command::Search(query) => {
+                self.search(query, false);
                 Vec::new()
             }
             Command::Reconnect => {
@@ -1585,6 +1701,56 @@ mod tests {
         let mention =
             app.rooms[0].lines.iter().any(|l| matches!(&l.kind, LineKind::Chat { mention: true, .. }));
         assert!(mention);
+    }
+
+    #[test]
+    fn tab_completes_nicks_commands_and_rooms_and_cycles() {
+        let mut app = connected();
+        app.update(Event::Net(msg("bob", "hi", "public", "1", false)));
+        app.update(Event::Net(msg("bea", "hello", "public", "2", false)));
+        let tab = |app: &mut App| app.update(Event::Action(Action::Complete));
+        app.update(Event::Action(Action::Insert('b')));
+        tab(&mut app);
+        assert_eq!(app.input.text(), "bea: ", "the most recent speaker first, irssi's ': '");
+        tab(&mut app);
+        assert_eq!(app.input.text(), "bob: ");
+        app.update(Event::Action(Action::DeleteToStart));
+        for c in "/jo".chars() {
+            app.update(Event::Action(Action::Insert(c)));
+        }
+        tab(&mut app);
+        assert_eq!(app.input.text(), "/join ");
+        for c in "#pu".chars() {
+            app.update(Event::Action(Action::Insert(c)));
+        }
+        tab(&mut app);
+        assert_eq!(app.input.text(), "/join #public ");
+        app.update(Event::Action(Action::Insert('x')));
+        tab(&mut app);
+        assert_eq!(app.input.text(), "/join #public x", "nothing to complete: unchanged");
+    }
+
+    #[test]
+    fn search_scrolls_to_the_match_and_ctrl_r_goes_further_back() {
+        let mut app = connected();
+        for i in 0..40 {
+            let text = if i % 10 == 3 { format!("needle {i}") } else { format!("hay {i}") };
+            app.update(Event::Net(msg("bob", &text, "public", &i.to_string(), false)));
+        }
+        type_line(&mut app, "/search NEEDLE");
+        let seq_of = |app: &App| app.rooms[0].scroll.map(|a| app.rooms[0].line(a.seq).cloned());
+        let text_at = |app: &App| match seq_of(app).flatten().map(|l| l.kind) {
+            Some(LineKind::Chat { text, .. }) => text,
+            other => format!("{other:?}"),
+        };
+        assert_eq!(text_at(&app), "needle 33");
+        app.update(Event::Action(Action::SearchBack));
+        assert_eq!(text_at(&app), "needle 23");
+        app.update(Event::Action(Action::SearchBack));
+        app.update(Event::Action(Action::SearchBack));
+        assert_eq!(text_at(&app), "needle 3");
+        app.update(Event::Action(Action::SearchBack));
+        assert!(kinds(&app.rooms[0]).last().unwrap().contains("No earlier match"));
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub enum Command {
     Clear,
     /// Connect again now, without waiting for the backoff.
     Reconnect,
+    /// Search the room's scrollback back from the view for this text.
+    Search(String),
     Login,
     Logout,
     Quit,
@@ -39,6 +41,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("/info <socketId>", "show who is behind a socket id"),
     ("/clear", "clear this room's messages"),
     ("/reconnect", "connect again now (while reconnecting)"),
+    ("/search <text>", "find text in this room (Ctrl-R: the match before)"),
     ("/login", "log in again (e.g. after the token expired)"),
     ("/logout", "forget the stored login and quit"),
     ("/quit", "quit"),
@@ -75,6 +78,10 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         },
         "clear" => no_args(Command::Clear, "/clear"),
         "reconnect" => no_args(Command::Reconnect, "/reconnect"),
+        "search" | "find" => match rest.split_once(char::is_whitespace).map(|(_, q)| q.trim()) {
+            Some(query) if !query.is_empty() => Ok(Command::Search(query.to_owned())),
+            _ => Err(CommandError::Usage("/search <text>")),
+        },
         "login" => no_args(Command::Login, "/login"),
         "logout" => no_args(Command::Logout, "/logout"),
         "quit" | "exit" | "q" => no_args(Command::Quit, "/quit"),

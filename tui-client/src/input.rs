@@ -15,6 +15,8 @@ pub struct Input {
     /// `Some(i)` while browsing `history[i]`; the draft is kept aside until Down returns to it.
     browsing: Option<usize>,
     draft: String,
+    /// The last text Ctrl-W, Ctrl-U or Ctrl-K took, for Ctrl-Y.
+    killed: String,
 }
 
 impl Input {
@@ -71,8 +73,8 @@ impl Input {
         self.text.replace_range(self.cursor..end, "");
     }
 
-    /// Ctrl-W: the word before the cursor and the spaces after it.
-    pub fn delete_word_back(&mut self) {
+    /// Byte offset of the start of the word before the cursor (readline's backward-word).
+    fn word_start(&self) -> usize {
         let blank = |g: &str| g.chars().all(char::is_whitespace);
         let mut graphemes = self.text[..self.cursor].grapheme_indices(true).rev().peekable();
         while graphemes.next_if(|(_, g)| blank(g)).is_some() {}
@@ -83,12 +85,52 @@ impl Input {
                 break;
             }
         }
+        start
+    }
+
+    /// Ctrl-Left, Alt-B: to the start of this or the previous word.
+    pub fn word_left(&mut self) {
+        self.cursor = self.word_start();
+    }
+
+    /// Ctrl-Right, Alt-F: to the end of this or the next word.
+    pub fn word_right(&mut self) {
+        let blank = |g: &str| g.chars().all(char::is_whitespace);
+        let mut graphemes = self.text[self.cursor..].grapheme_indices(true).peekable();
+        while graphemes.next_if(|(_, g)| blank(g)).is_some() {}
+        let end = graphemes.find(|(_, g)| blank(g)).map_or(self.text.len(), |(at, _)| self.cursor + at);
+        self.cursor = end;
+    }
+
+    /// Ctrl-K: everything after the cursor, kept for Ctrl-Y.
+    pub fn kill_to_end(&mut self) {
+        self.killed = self.text.split_off(self.cursor);
+    }
+
+    /// Ctrl-Y: puts back what was last killed.
+    pub fn yank(&mut self) {
+        let killed = self.killed.clone();
+        self.insert(&killed);
+    }
+
+    /// Replaces the text from `start` (a byte offset before the cursor) to the cursor.
+    pub fn replace_before_cursor(&mut self, start: usize, with: &str) {
+        let start = start.min(self.cursor);
+        self.text.replace_range(start..self.cursor, with);
+        self.cursor = start + with.len();
+    }
+
+    /// Ctrl-W: the word before the cursor and the spaces after it, kept for Ctrl-Y.
+    pub fn delete_word_back(&mut self) {
+        let start = self.word_start();
+        self.killed = self.text[start..self.cursor].to_owned();
         self.text.replace_range(start..self.cursor, "");
         self.cursor = start;
     }
 
-    /// Ctrl-U: everything before the cursor.
+    /// Ctrl-U: everything before the cursor, kept for Ctrl-Y.
     pub fn delete_to_start(&mut self) {
+        self.killed = self.text[..self.cursor].to_owned();
         self.text.replace_range(..self.cursor, "");
         self.cursor = 0;
     }
@@ -218,5 +260,27 @@ mod tests {
         assert_eq!(i.text(), "dra");
         i.history_next();
         assert_eq!(i.text(), "dra");
+    }
+
+    #[test]
+    fn readline_word_motions_kill_and_yank() {
+        let mut input = Input::default();
+        input.insert("hello big   world");
+        input.word_left();
+        assert_eq!(input.before_cursor(), "hello big   ");
+        input.word_left();
+        assert_eq!(input.before_cursor(), "hello ");
+        input.word_right();
+        assert_eq!(input.before_cursor(), "hello big");
+        input.kill_to_end();
+        assert_eq!(input.text(), "hello big");
+        input.home();
+        input.yank();
+        assert_eq!(input.text(), "   worldhello big");
+        input.end();
+        input.delete_word_back();
+        input.home();
+        input.yank();
+        assert_eq!(input.text(), "big   worldhello ");
     }
 }

@@ -33,6 +33,15 @@ pub enum Action {
     ToggleHelp,
     /// Esc on an overlay (help, the login form): close it.
     CloseHelp,
+    /// Readline: word left and right, kill to the end, yank.
+    WordLeft,
+    WordRight,
+    KillToEnd,
+    Yank,
+    /// Tab: complete a nick, a /command or a #room; again for the next candidate.
+    Complete,
+    /// Ctrl-R: search back in the room for the line's text (again: the match before).
+    SearchBack,
     /// The login form: next and previous field, login or sign up.
     NextField,
     PrevField,
@@ -50,6 +59,10 @@ pub const HELP: &[(&str, &str)] = &[
     ("Ctrl-A/Ctrl-E", "start/end of the line"),
     ("Backspace/Del", "delete a character"),
     ("Ctrl-W, Ctrl-U", "delete a word, delete to start"),
+    ("Ctrl-K, Ctrl-Y", "delete to end, paste what was deleted"),
+    ("Ctrl-←/→, Alt-B/F", "move by word"),
+    ("Tab", "complete a nick, /command or #room"),
+    ("Ctrl-R", "search this room for the typed text"),
     ("Up/Down", "previous/next sent line"),
     ("Alt-1…9", "show room 1…9"),
     ("Ctrl-N/Ctrl-P", "next/previous room"),
@@ -89,6 +102,14 @@ fn map_key(key: &KeyEvent, app: &App) -> Option<Action> {
         KeyCode::Char('n') if ctrl => Action::NextRoom,
         KeyCode::Char('p') if ctrl => Action::PrevRoom,
         KeyCode::Char(c @ '1'..='9') if alt => Action::SwitchRoom(c as usize - '1' as usize),
+        KeyCode::Char('k') if ctrl => Action::KillToEnd,
+        KeyCode::Char('y') if ctrl => Action::Yank,
+        KeyCode::Char('r') if ctrl => Action::SearchBack,
+        KeyCode::Char('b') if alt => Action::WordLeft,
+        KeyCode::Char('f') if alt => Action::WordRight,
+        KeyCode::Left if ctrl => Action::WordLeft,
+        KeyCode::Right if ctrl => Action::WordRight,
+        KeyCode::Tab => Action::Complete,
         KeyCode::Char(_) if ctrl || alt => return None,
         KeyCode::Char(c) => Action::Insert(c),
         KeyCode::Backspace if ctrl || alt => Action::DeleteWordBack,

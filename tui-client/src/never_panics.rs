@@ -71,6 +71,12 @@ fn action() -> impl Strategy<Value = Action> {
             Action::NextField,
             Action::PrevField,
             Action::ToggleSignup,
+            Action::WordLeft,
+            Action::WordRight,
+            Action::KillToEnd,
+            Action::Yank,
+            Action::Complete,
+            Action::SearchBack,
         ]),
         (0usize..12).prop_map(Action::SwitchRoom),
     ]
