@@ -2,71 +2,27 @@
 //! events go in, the state changes and [`Effect`]s come out for the caller to perform. Nothing
 //! here does I/O, so every behaviour is a unit test.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
-use chrono::{DateTime, Local, NaiveDate, Utc};
-use shared::{
-    api::Credentials,
-    payload::{ChatMessage, SystemMessage, UserInfo},
-};
+use chrono::{DateTime, Utc};
+use shared::payload::{ChatMessage, SystemMessage, UserInfo};
 
+pub use crate::event::{Effect, Event};
 use crate::{
+    action::Action,
     commands::{self, Command},
     input::Input,
-    keymap::Action,
     login_form::{FormOutcome, LoginForm},
     net::{AckOutcome, NetCommand, NetEvent},
+    scrollback::{Anchor, Delivery, Line, LineKind, Room},
     ui::lines::{self, Look},
 };
 
 /// Rows the mouse wheel scrolls per notch.
 const WHEEL_ROWS: usize = 3;
-/// Message ids remembered per room (beyond its scrollback and across `/clear`), so that history
-/// replayed after a reconnect shows nothing twice.
-const SEEN_IDS: usize = 4096;
 /// Shown where messages may be missing after a reconnect.
 pub const GAP_NOTICE: &str =
     "Messages may be missing here: more came while you were away than the server replays";
-
-/// Everything that can happen to the app.
-#[derive(Debug, Clone)]
-pub enum Event {
-    Action(Action),
-    Net(NetEvent),
-    /// Once a second with the time: counts down the reconnect timer and dates our own lines.
-    Tick(DateTime<Utc>),
-    /// The message pane's size (columns, rows) after a resize.
-    Resize {
-        width: u16,
-        height: u16,
-    },
-    /// The outcome of an [`Effect::Login`]: the new username, or why it failed.
-    LoggedIn(Result<String, String>),
-    /// The server answers HTTP, or why not (checked when the login form opens at start).
-    Reachable(Result<(), String>),
-}
-
-/// What the caller must do after an update.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
-    Net(NetCommand),
-    /// Log in over HTTP (signing up first when asked); on success store the new token (only
-    /// then: a failed attempt never drops the old one) and reconnect with it. Answered by
-    /// [`Event::LoggedIn`].
-    Login {
-        credentials: Credentials,
-        signup: bool,
-    },
-    /// Forget the stored token and quit.
-    Logout,
-    /// A line names the user: ring the bell, notify (as the config file says).
-    Alert {
-        title: String,
-        body: String,
-    },
-    Quit,
-}
 
 /// The connection as the status bar shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,210 +39,6 @@ pub enum ConnState {
     Rejected {
         message: String,
     },
-}
-
-/// How far a sent message got.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Delivery {
-    /// Someone else's message.
-    Received,
-    /// Sent, waiting for the server's ack or our echo.
-    Pending,
-    /// The server gave no ack in time (a classic server never does) and no echo came yet.
-    Unconfirmed,
-    Confirmed,
-    Failed(String),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LineKind {
-    Chat {
-        username: String,
-        text: String,
-        own: bool,
-        replayed: bool,
-        delivery: Delivery,
-        /// Names the user (weechat's highlight): drawn apart, counted apart, alerted.
-        mention: bool,
-    },
-    System {
-        text: String,
-        error: bool,
-    },
-    /// Between replayed history (above) and live messages (below).
-    HistoryMarker,
-    /// Before the first line of each day (local time), so that old history is not taken for
-    /// today's.
-    DayChange(NaiveDate),
-}
-
-/// One entry of a room's scrollback.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Line {
-    pub kind: LineKind,
-    pub time: Option<DateTime<Utc>>,
-    /// The server's message id, once known.
-    pub id: Option<String>,
-    /// Our id for a message we sent, to match its ack.
-    pub local_id: Option<u64>,
-}
-
-impl Line {
-    fn system(text: impl Into<String>, error: bool, time: Option<DateTime<Utc>>) -> Self {
-        Line { kind: LineKind::System { text: text.into(), error }, time, id: None, local_id: None }
-    }
-}
-
-/// Where a scrolled-up view stands: `seq` is the line at the bottom of the pane, with
-/// `rows_below` of its rows hidden under it. Anchoring on a line keeps scrolling, resizing and
-/// drawing proportional to the screen, not to the scrollback.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Anchor {
-    pub seq: u64,
-    pub rows_below: usize,
-}
-
-#[derive(Debug, Clone)]
-pub struct Room {
-    pub name: String,
-    pub lines: VecDeque<Line>,
-    /// Sequence number of `lines[0]`; lines keep their number while older ones are dropped.
-    pub first_seq: u64,
-    /// `None` follows new messages; `Some` is scrolled up.
-    pub scroll: Option<Anchor>,
-    /// Live messages that arrived while scrolled up.
-    pub new_below: usize,
-    /// Live messages that arrived while another room was shown.
-    pub unread: usize,
-    /// Of those, the ones that name the user.
-    pub mentions: usize,
-    /// Confirmed by the server (the handshake room always is once connected).
-    pub joined: bool,
-    seen: SeenIds,
-    /// The history marker has been placed (once per room: later replays add no other).
-    marked: bool,
-    /// Reconnected, the server's replay not seen yet: its first message tells whether
-    /// something was missed.
-    awaiting_replay: bool,
-    /// When the newest message we have was sent.
-    newest: Option<DateTime<Utc>>,
-    /// The day of the last dated line, to put a day line before the next day's first.
-    last_day: Option<NaiveDate>,
-}
-
-/// Message ids seen in a room, the oldest forgotten past [`SEEN_IDS`].
-#[derive(Debug, Clone, Default)]
-struct SeenIds {
-    order: VecDeque<String>,
-    set: HashSet<String>,
-}
-
-impl SeenIds {
-    fn insert(&mut self, id: &str) {
-        if self.set.insert(id.to_owned()) {
-            self.order.push_back(id.to_owned());
-            if self.order.len() > SEEN_IDS
-                && let Some(old) = self.order.pop_front()
-            {
-                self.set.remove(&old);
-            }
-        }
-    }
-
-    fn contains(&self, id: &str) -> bool {
-        self.set.contains(id)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.set.is_empty()
-    }
-}
-
-impl Room {
-    fn new(name: &str, joined: bool) -> Self {
-        Room {
-            name: name.to_owned(),
-            lines: VecDeque::new(),
-            first_seq: 0,
-            scroll: None,
-            new_below: 0,
-            unread: 0,
-            mentions: 0,
-            joined,
-            seen: SeenIds::default(),
-            marked: false,
-            awaiting_replay: false,
-            newest: None,
-            last_day: None,
-        }
-    }
-
-    /// Sequence number of the newest line, if any.
-    pub fn last_seq(&self) -> Option<u64> {
-        (!self.lines.is_empty()).then(|| self.first_seq + self.lines.len() as u64 - 1)
-    }
-
-    pub fn line(&self, seq: u64) -> Option<&Line> {
-        seq.checked_sub(self.first_seq).and_then(|i| self.lines.get(usize::try_from(i).ok()?))
-    }
-
-    fn push(&mut self, line: Line, cap: usize) {
-        if let Some(day) = line.time.map(|t| t.with_timezone(&Local).date_naive())
-            && self.last_day != Some(day)
-        {
-            self.last_day = Some(day);
-            self.push(Line { kind: LineKind::DayChange(day), time: None, id: None, local_id: None }, cap);
-        }
-        if let Some(id) = &line.id {
-            self.seen.insert(id);
-        }
-        if matches!(line.kind, LineKind::Chat { .. }) && line.time > self.newest {
-            self.newest = line.time;
-        }
-        self.lines.push_back(line);
-        while self.lines.len() > cap {
-            self.lines.pop_front();
-            self.first_seq += 1;
-        }
-        if let Some(anchor) = &mut self.scroll
-            && anchor.seq < self.first_seq
-        {
-            *anchor = Anchor { seq: self.first_seq, rows_below: 0 };
-        }
-    }
-
-    /// Adds replayed history. The first replay ends with the history marker; what a later one
-    /// (after a reconnect) brings is what was missed, and goes in without another marker.
-    fn push_replayed(&mut self, line: Line, cap: usize) {
-        let marker_last = matches!(self.lines.back(), Some(Line { kind: LineKind::HistoryMarker, .. }));
-        if marker_last {
-            self.lines.pop_back();
-        }
-        self.push(line, cap);
-        if marker_last || !self.marked {
-            self.marked = true;
-            self.push(Line { kind: LineKind::HistoryMarker, time: None, id: None, local_id: None }, cap);
-        }
-    }
-
-    /// Moves the line at `index` to the bottom (our own line, once the server has put it in
-    /// its order). Not while scrolled up, where it would shift what the reader is looking at.
-    fn move_to_end(&mut self, index: usize) {
-        if self.scroll.is_some() || index + 1 >= self.lines.len() {
-            return;
-        }
-        if let Some(line) = self.lines.remove(index) {
-            self.lines.push_back(line);
-        }
-    }
-
-    /// Empties the scrollback; the ids seen stay, so the next replay does not bring it back.
-    fn clear(&mut self) {
-        self.first_seq += self.lines.len() as u64;
-        self.lines.clear();
-        self.scroll = None;
-        self.new_below = 0;
-    }
 }
 
 /// A live echo of one of our messages, taken for the line sent as `local_id` until the ack
@@ -1252,7 +1004,8 @@ pub fn is_auth_failure(message: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::payload::UserSummary;
+    use chrono::Local;
+    use shared::{api::Credentials, payload::UserSummary};
 
     fn app() -> App {
         let mut app = App::new("http://localhost:3001", "ann", "public", 1000);

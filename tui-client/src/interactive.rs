@@ -4,17 +4,14 @@
 use std::{process::ExitCode, time::Duration};
 
 use anyhow::Context;
-use tokio::{
-    sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel},
-    task::JoinHandle,
-};
+use tokio::sync::mpsc::unbounded_channel;
 
 use crate::{
     app::{App, Effect, Event},
     auth::{AuthClient, LoginOptions, Session, Token, TokenStore},
     config::Config,
     keymap,
-    net::{self, NetCommand, NetConfig, NetEvent},
+    net::{Net, NetCommand, NetConfig, NetEvent},
     tui::Tui,
     ui::{self, lines::Look},
 };
@@ -36,23 +33,14 @@ enum Exit {
     LoggedOut,
 }
 
-/// The network task, once there is a token to connect with.
-struct Net {
-    cmds: UnboundedSender<NetCommand>,
-    events: UnboundedReceiver<NetEvent>,
-    task: JoinHandle<()>,
-}
-
-impl Net {
-    /// Starts the task, asking it to join the rooms the app has open beside the handshake's.
-    fn spawn(server: &str, room: &str, token: Token, app: &App) -> Self {
-        let (cmds, events, task) =
-            net::spawn(NetConfig { server: server.to_owned(), room: room.to_owned(), token });
-        for room in app.rooms_to_join() {
-            send(&cmds, NetCommand::Join(room));
-        }
-        Net { cmds, events, task }
+/// Starts the network task, asking it to join the rooms the app has open beside the
+/// handshake's.
+fn start_net(server: &str, room: &str, token: Token, app: &App) -> Net {
+    let net = Net::spawn(NetConfig { server: server.to_owned(), room: room.to_owned(), token });
+    for room in app.rooms_to_join() {
+        net.send(NetCommand::Join(room));
     }
+    net
 }
 
 /// What the tasks beside the loop answer.
@@ -72,6 +60,8 @@ async fn next_net_event(net: &mut Option<Net>) -> Option<NetEvent> {
 
 /// Runs the full screen: with `session`, connected at once; without, the login form first.
 pub async fn run(opts: Options, session: Option<Session>, store: TokenStore) -> anyhow::Result<ExitCode> {
+    // Full screen only: in line mode the hook's escape codes would land in a script's output.
+    crate::tui::install_panic_hook();
     let server = opts.login.server.clone();
     let config = &opts.config;
     let mut tui = Tui::new(config.mouse.unwrap_or(true)).context("cannot set up the terminal")?;
@@ -81,7 +71,7 @@ pub async fn run(opts: Options, session: Option<Session>, store: TokenStore) -> 
     let (bell, notify) = (config.bell.unwrap_or(true), config.notify.unwrap_or(true));
     let mut title = String::new();
     app.open_rooms(&config.rooms);
-    let mut net = session.map(|s| Net::spawn(&server, &opts.room, s.token, &app));
+    let mut net = session.map(|s| start_net(&server, &opts.room, s.token, &app));
     // Logins from the in-app form (and the check that the server answers) run beside the
     // loop and answer here.
     let (answers_tx, mut answers) = unbounded_channel::<Answer>();
@@ -135,8 +125,8 @@ pub async fn run(opts: Options, session: Option<Session>, store: TokenStore) -> 
                 Answer::Login(Ok(session)) => match store.set(&server, &session) {
                     Ok(()) => {
                         match &net {
-                            Some(net) => send(&net.cmds, NetCommand::Reauth(session.token)),
-                            None => net = Some(Net::spawn(&server, &opts.room, session.token, &app)),
+                            Some(net) => net.send(NetCommand::Reauth(session.token)),
+                            None => net = Some(start_net(&server, &opts.room, session.token, &app)),
                         }
                         batch.push(Event::LoggedIn(Ok(session.username)));
                     }
@@ -150,7 +140,7 @@ pub async fn run(opts: Options, session: Option<Session>, store: TokenStore) -> 
                 match effect {
                     Effect::Net(command) => {
                         if let Some(net) = &net {
-                            send(&net.cmds, command);
+                            net.send(command);
                         }
                     }
                     Effect::Quit => break 'main Exit::Quit,
@@ -174,18 +164,11 @@ pub async fn run(opts: Options, session: Option<Session>, store: TokenStore) -> 
         }
     };
     if let Some(net) = net {
-        send(&net.cmds, NetCommand::Shutdown);
-        let _ = tokio::time::timeout(Duration::from_secs(3), net.task).await;
+        net.shutdown().await;
     }
     drop(tui);
     if let Exit::LoggedOut = exit {
         println!("Logged out of {server}.");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn send(cmds: &UnboundedSender<NetCommand>, command: NetCommand) {
-    if cmds.send(command).is_err() {
-        tracing::warn!("network task has stopped");
-    }
 }

@@ -4,7 +4,7 @@
 
 use shared::{api::Credentials, validate};
 
-use crate::{input::Input, keymap::Action};
+use crate::{action::Action, input::Input};
 
 /// Which field has the cursor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,28 +1,9 @@
-//! `chat-tui`: a terminal client for chat-server, in the spirit of weechat, irssi and iamb.
-//!
-//! Layout: [`app`] (state and the pure `update`), [`keymap`] (keys → actions), [`commands`]
-//! (slash commands), [`input`] (the line editor), [`ui`] (one file per pane), [`wrap`] (text
-//! widths and wrapping), [`net`] (the task owning the Socket.IO connection), [`auth`] (HTTP
-//! login and the token file), [`tui`] (terminal setup and restore), [`interactive`] (the
-//! full-screen loop) and [`plain`] (the line mode for scripts).
-
-mod app;
-mod auth;
-mod commands;
-mod config;
-mod input;
-mod interactive;
-mod keymap;
-mod login_form;
-mod net;
-#[cfg(test)]
-mod never_panics;
-mod plain;
-mod tui;
-mod ui;
-mod wrap;
+//! `chat-tui`, the binary: flags and the config file, then the full screen or the line mode
+//! of the `chat_tui` library.
 
 use std::{io::IsTerminal, process::ExitCode, sync::Mutex};
+
+use chat_tui::{auth, commands, config, interactive, plain};
 
 use anyhow::Context;
 use clap::Parser;
@@ -70,7 +51,6 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    tui::install_panic_hook();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

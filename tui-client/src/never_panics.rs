@@ -9,8 +9,8 @@ use ratatui::{Terminal, backend::TestBackend};
 use shared::payload::{ChatMessage, SystemMessage, UserInfo, UserSummary};
 
 use crate::{
+    action::Action,
     app::{App, Event},
-    keymap::Action,
     net::{AckOutcome, NetEvent},
     ui,
 };

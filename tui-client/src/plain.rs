@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use crate::{
     app::is_auth_failure,
     auth::{self, LoginOptions, PASSWORD_ENV, Session, TokenStore},
-    net::{self, AckOutcome, NetCommand, NetConfig, NetEvent},
+    net::{AckOutcome, Net, NetCommand, NetConfig, NetEvent},
 };
 
 /// Failed connection attempts in a row, before any success, after which a script gives up.
@@ -102,8 +102,8 @@ fn print(line: &str) {
 
 pub async fn run(opts: Options, session: Session, store: TokenStore) -> ExitCode {
     let server = opts.login.server.clone();
-    let (cmds, mut events, net_task) =
-        net::spawn(NetConfig { server: server.clone(), room: opts.room.clone(), token: session.token });
+    let mut net =
+        Net::spawn(NetConfig { server: server.clone(), room: opts.room.clone(), token: session.token });
     let mut username = session.username;
     let mut lines = stdin_lines();
     let mut stdin_open = true;
@@ -126,11 +126,11 @@ pub async fn run(opts: Options, session: Session, store: TokenStore) -> ExitCode
                 Some(text) => {
                     next_id += 1;
                     pending.insert(next_id);
-                    let _ = cmds.send(NetCommand::SendMessage { local_id: next_id, room: opts.room.clone(), text });
+                    net.send(NetCommand::SendMessage { local_id: next_id, room: opts.room.clone(), text });
                 }
                 None => stdin_open = false,
             },
-            event = events.recv() => match event {
+            event = net.events.recv() => match event {
                 None => break ExitCode::FAILURE,
                 Some(NetEvent::Message(msg)) => {
                     heard = tokio::time::Instant::now();
@@ -160,7 +160,7 @@ pub async fn run(opts: Options, session: Session, store: TokenStore) -> ExitCode
                         match auth::login(&opts.login, &store).await {
                             Ok(session) => {
                                 username = session.username;
-                                let _ = cmds.send(NetCommand::Reauth(session.token));
+                                net.send(NetCommand::Reauth(session.token));
                                 continue;
                             }
                             Err(e) => eprintln!("{e}"),
@@ -180,8 +180,7 @@ pub async fn run(opts: Options, session: Session, store: TokenStore) -> ExitCode
             },
         }
     };
-    let _ = cmds.send(NetCommand::Shutdown);
-    let _ = tokio::time::timeout(Duration::from_secs(3), net_task).await;
+    net.shutdown().await;
     code
 }
 

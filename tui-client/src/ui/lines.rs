@@ -7,7 +7,7 @@ use chrono::Local;
 use ratatui::style::{Color, Modifier, Style};
 
 use crate::{
-    app::{Delivery, Line, LineKind},
+    scrollback::{Delivery, Line, LineKind},
     wrap::{self, Row},
 };
 

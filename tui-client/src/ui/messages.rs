@@ -12,7 +12,8 @@ use ratatui::{
 
 use super::lines;
 use crate::{
-    app::{Anchor, App},
+    app::App,
+    scrollback::Anchor,
     wrap::{self, Row},
 };
 
@@ -72,8 +73,8 @@ mod tests {
 
     use super::*;
     use crate::{
+        action::Action,
         app::Event,
-        keymap::Action,
         net::{AckOutcome, NetEvent},
         ui::buffer_rows,
     };

@@ -47,7 +47,7 @@ fn visible(text: &str, cursor: usize, avail: usize) -> (String, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{app::Event, keymap::Action};
+    use crate::{action::Action, app::Event};
 
     #[test]
     fn cursor_follows_wide_characters_and_long_lines_scroll() {

@@ -67,7 +67,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{app::Event, keymap::Action, net::NetEvent};
+    use crate::{action::Action, app::Event, net::NetEvent};
 
     #[test]
     fn with_twelve_rooms_the_active_tab_stays_on_screen() {

@@ -23,17 +23,17 @@ use serde_json::{Value, json};
 use shared::{
     defaults::ROOM_QUERY_KEY,
     errors, events,
-    payload::{
-        ChatMessage, ErrorEvent, IncomingMessage, MessageAck, OutgoingMessage, RoomAck, SystemMessage,
-        UserInfo,
-    },
+    payload::{ErrorEvent, IncomingMessage, MessageAck, OutgoingMessage, RoomAck, UserInfo},
 };
 use tokio::{
     sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel},
     time::{Instant, sleep_until, timeout},
 };
 
+pub use self::command::{AckOutcome, NetCommand, NetEvent};
 use crate::auth::Token;
+
+mod command;
 
 /// Longest wait for the server to accept or refuse a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -59,81 +59,6 @@ const SAME_REFUSAL: Duration = Duration::from_secs(2);
 /// The text rust_socketio puts before a `connect_error` frame's JSON.
 const CONNECT_ERROR_PREFIX: &str = "Received an ConnectError frame: ";
 
-/// What the UI asks of the network.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NetCommand {
-    /// Goes to the handshake room as a bare string (the classic protocol), to other rooms as
-    /// `{room, message}`.
-    SendMessage {
-        local_id: u64,
-        room: String,
-        text: String,
-    },
-    Join(String),
-    Leave(String),
-    UserInfo {
-        socket_id: String,
-        own: bool,
-    },
-    /// Connect again with a new token (after a login).
-    Reauth(Token),
-    /// Connect again now (`/reconnect`), whatever the backoff says.
-    Reconnect,
-    Shutdown,
-}
-
-/// How a `chat.message` ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AckOutcome {
-    /// Stored; the id matches the echo.
-    Stored(Option<String>),
-    Failed(String),
-    /// No ack came (a classic server sends none, or the connection dropped meanwhile).
-    NoAck,
-}
-
-/// What the network tells the UI.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NetEvent {
-    Connecting,
-    /// `socket_id` is `None` only with an unpatched rust_socketio.
-    Connected {
-        socket_id: Option<String>,
-    },
-    /// The connection is down because of `reason`; attempt `attempt` follows after `delay`.
-    Reconnecting {
-        attempt: u32,
-        delay: Duration,
-        reason: String,
-    },
-    /// The server refused the handshake with this message; no retry until [`NetCommand::Reauth`].
-    Rejected {
-        message: String,
-    },
-    Message(ChatMessage),
-    /// A `chat.message` without a username: the server's own notice (a join).
-    Notice(SystemMessage),
-    /// An `error` event from the server.
-    ServerError(String),
-    MessageAck {
-        local_id: u64,
-        outcome: AckOutcome,
-    },
-    Joined {
-        room: String,
-        result: Result<(), String>,
-    },
-    Left {
-        room: String,
-        result: Result<(), String>,
-    },
-    UserInfo {
-        socket_id: String,
-        own: bool,
-        info: Option<UserInfo>,
-    },
-}
-
 /// Where to connect.
 #[derive(Debug, Clone)]
 pub struct NetConfig {
@@ -144,7 +69,37 @@ pub struct NetConfig {
 }
 
 /// Starts the network task.
-pub fn spawn(
+/// The network task as the UI holds it (iamb's `Requester` is the model): commands go in by
+/// [`Net::send`], events come out of [`Net::events`].
+pub struct Net {
+    cmds: UnboundedSender<NetCommand>,
+    /// What the network says, in order.
+    pub events: UnboundedReceiver<NetEvent>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Net {
+    /// Starts the task; it connects at once and keeps reconnecting until shut down.
+    pub fn spawn(config: NetConfig) -> Self {
+        let (cmds, events, task) = spawn(config);
+        Net { cmds, events, task }
+    }
+
+    /// Queues a command (a no-op once the task has stopped, which it only does at shutdown).
+    pub fn send(&self, command: NetCommand) {
+        if self.cmds.send(command).is_err() {
+            tracing::warn!("network task has stopped");
+        }
+    }
+
+    /// Disconnects and waits (at most 3 s) for the task to end.
+    pub async fn shutdown(self) {
+        self.send(NetCommand::Shutdown);
+        let _ = tokio::time::timeout(Duration::from_secs(3), self.task).await;
+    }
+}
+
+fn spawn(
     config: NetConfig,
 ) -> (UnboundedSender<NetCommand>, UnboundedReceiver<NetEvent>, tokio::task::JoinHandle<()>) {
     let (cmd_tx, cmd_rx) = unbounded_channel();
@@ -222,7 +177,32 @@ fn fresh_backoff() -> ExponentialBackoff {
         .build()
 }
 
+/// What a command asks of the connection loop; the others wait in the queue.
+enum Control {
+    Shutdown,
+    /// A new token is in the config: connect with it.
+    Reauth,
+    Reconnect,
+}
+
 impl Worker {
+    /// Every loop's one way to take a command: queues what is for the server, says what is
+    /// for the loop (the channel closing means shutdown).
+    fn take(&mut self, cmd: Option<NetCommand>) -> Option<Control> {
+        match cmd {
+            None | Some(NetCommand::Shutdown) => Some(Control::Shutdown),
+            Some(NetCommand::Reauth(token)) => {
+                self.config.token = token;
+                Some(Control::Reauth)
+            }
+            Some(NetCommand::Reconnect) => Some(Control::Reconnect),
+            Some(cmd) => {
+                self.queue.push_back(cmd);
+                None
+            }
+        }
+    }
+
     fn emit(&self, event: NetEvent) {
         // The UI has gone away only when we are shutting down anyway.
         let _ = self.events.send(event);
@@ -275,14 +255,10 @@ impl Worker {
         loop {
             tokio::select! {
                 _ = sleep_until(until) => return true,
-                cmd = self.cmds.recv() => match cmd {
-                    None | Some(NetCommand::Shutdown) => return false,
-                    Some(NetCommand::Reauth(token)) => {
-                        self.config.token = token;
-                        return true;
-                    }
-                    Some(NetCommand::Reconnect) => return true,
-                    Some(cmd) => self.queue.push_back(cmd),
+                cmd = self.cmds.recv() => match self.take(cmd) {
+                    Some(Control::Shutdown) => return false,
+                    Some(Control::Reauth | Control::Reconnect) => return true,
+                    None => {}
                 },
             }
         }
@@ -291,14 +267,11 @@ impl Worker {
     /// After a rejection: queues commands until a new token comes; `false` on shutdown.
     async fn wait_for_reauth(&mut self) -> bool {
         loop {
-            match self.cmds.recv().await {
-                None | Some(NetCommand::Shutdown) => return false,
-                Some(NetCommand::Reauth(token)) => {
-                    self.config.token = token;
-                    return true;
-                }
-                Some(NetCommand::Reconnect) => return true,
-                Some(cmd) => self.queue.push_back(cmd),
+            let cmd = self.cmds.recv().await;
+            match self.take(cmd) {
+                Some(Control::Shutdown) => return false,
+                Some(Control::Reauth | Control::Reconnect) => return true,
+                None => {}
             }
         }
     }
@@ -332,14 +305,11 @@ impl Worker {
         let end = loop {
             tokio::select! {
                 _ = sleep_until(deadline) => break End::Dropped("timed out waiting for the server".into()),
-                cmd = self.cmds.recv() => match cmd {
-                    None | Some(NetCommand::Shutdown) => break End::Shutdown,
-                    Some(NetCommand::Reauth(token)) => {
-                        self.config.token = token;
-                        break End::Reauth;
-                    }
-                    Some(NetCommand::Reconnect) => {}
-                    Some(cmd) => self.queue.push_back(cmd),
+                cmd = self.cmds.recv() => match self.take(cmd) {
+                    Some(Control::Shutdown) => break End::Shutdown,
+                    Some(Control::Reauth) => break End::Reauth,
+                    // Connecting already.
+                    Some(Control::Reconnect) | None => {}
                 },
                 r = raw.recv() => match r {
                     Some(Raw::Connected(payload)) => return Ok((client, raw, socket_id(&payload))),
@@ -400,17 +370,14 @@ impl Worker {
                 (None, None) => heard + PROBE_AFTER,
             };
             tokio::select! {
-                cmd = self.cmds.recv() => match cmd {
-                    None | Some(NetCommand::Shutdown) => return End::Shutdown,
-                    Some(NetCommand::Reauth(token)) => {
-                        self.config.token = token;
-                        return End::Reauth;
-                    }
-                    Some(NetCommand::Reconnect) => {
+                cmd = self.cmds.recv() => match self.take(cmd) {
+                    Some(Control::Shutdown) => return End::Shutdown,
+                    Some(Control::Reauth) => return End::Reauth,
+                    Some(Control::Reconnect) => {
                         refusals.flush(self);
                         return self.dropped(in_flight.take(), "reconnecting as asked");
                     }
-                    Some(cmd) => self.queue.push_back(cmd),
+                    None => {}
                 },
                 r = raw.recv() => {
                     heard = Instant::now();

@@ -1,0 +1,213 @@
+//! A room's scrollback: its lines (chat, system, markers, day lines), the ids it has seen and
+//! where a scrolled-up view stands. The app changes it; the panes draw it.
+
+use std::collections::{HashSet, VecDeque};
+
+use chrono::{DateTime, Local, NaiveDate, Utc};
+
+/// Message ids remembered per room (beyond its scrollback and across `/clear`), so that history
+/// replayed after a reconnect shows nothing twice.
+const SEEN_IDS: usize = 4096;
+/// How far a sent message got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Someone else's message.
+    Received,
+    /// Sent, waiting for the server's ack or our echo.
+    Pending,
+    /// The server gave no ack in time (a classic server never does) and no echo came yet.
+    Unconfirmed,
+    Confirmed,
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineKind {
+    Chat {
+        username: String,
+        text: String,
+        own: bool,
+        replayed: bool,
+        delivery: Delivery,
+        /// Names the user (weechat's highlight): drawn apart, counted apart, alerted.
+        mention: bool,
+    },
+    System {
+        text: String,
+        error: bool,
+    },
+    /// Between replayed history (above) and live messages (below).
+    HistoryMarker,
+    /// Before the first line of each day (local time), so that old history is not taken for
+    /// today's.
+    DayChange(NaiveDate),
+}
+
+/// One entry of a room's scrollback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub kind: LineKind,
+    pub time: Option<DateTime<Utc>>,
+    /// The server's message id, once known.
+    pub id: Option<String>,
+    /// Our id for a message we sent, to match its ack.
+    pub local_id: Option<u64>,
+}
+
+impl Line {
+    pub(crate) fn system(text: impl Into<String>, error: bool, time: Option<DateTime<Utc>>) -> Self {
+        Line { kind: LineKind::System { text: text.into(), error }, time, id: None, local_id: None }
+    }
+}
+
+/// Where a scrolled-up view stands: `seq` is the line at the bottom of the pane, with
+/// `rows_below` of its rows hidden under it. Anchoring on a line keeps scrolling, resizing and
+/// drawing proportional to the screen, not to the scrollback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Anchor {
+    pub seq: u64,
+    pub rows_below: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Room {
+    pub name: String,
+    pub lines: VecDeque<Line>,
+    /// Sequence number of `lines[0]`; lines keep their number while older ones are dropped.
+    pub first_seq: u64,
+    /// `None` follows new messages; `Some` is scrolled up.
+    pub scroll: Option<Anchor>,
+    /// Live messages that arrived while scrolled up.
+    pub new_below: usize,
+    /// Live messages that arrived while another room was shown.
+    pub unread: usize,
+    /// Of those, the ones that name the user.
+    pub mentions: usize,
+    /// Confirmed by the server (the handshake room always is once connected).
+    pub joined: bool,
+    pub(crate) seen: SeenIds,
+    /// The history marker has been placed (once per room: later replays add no other).
+    pub(crate) marked: bool,
+    /// Reconnected, the server's replay not seen yet: its first message tells whether
+    /// something was missed.
+    pub(crate) awaiting_replay: bool,
+    /// When the newest message we have was sent.
+    pub(crate) newest: Option<DateTime<Utc>>,
+    /// The day of the last dated line, to put a day line before the next day's first.
+    pub(crate) last_day: Option<NaiveDate>,
+}
+
+/// Message ids seen in a room, the oldest forgotten past [`SEEN_IDS`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SeenIds {
+    order: VecDeque<String>,
+    pub(crate) set: HashSet<String>,
+}
+
+impl SeenIds {
+    pub(crate) fn insert(&mut self, id: &str) {
+        if self.set.insert(id.to_owned()) {
+            self.order.push_back(id.to_owned());
+            if self.order.len() > SEEN_IDS
+                && let Some(old) = self.order.pop_front()
+            {
+                self.set.remove(&old);
+            }
+        }
+    }
+
+    pub(crate) fn contains(&self, id: &str) -> bool {
+        self.set.contains(id)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+}
+
+impl Room {
+    pub(crate) fn new(name: &str, joined: bool) -> Self {
+        Room {
+            name: name.to_owned(),
+            lines: VecDeque::new(),
+            first_seq: 0,
+            scroll: None,
+            new_below: 0,
+            unread: 0,
+            mentions: 0,
+            joined,
+            seen: SeenIds::default(),
+            marked: false,
+            awaiting_replay: false,
+            newest: None,
+            last_day: None,
+        }
+    }
+
+    /// Sequence number of the newest line, if any.
+    pub fn last_seq(&self) -> Option<u64> {
+        (!self.lines.is_empty()).then(|| self.first_seq + self.lines.len() as u64 - 1)
+    }
+
+    pub fn line(&self, seq: u64) -> Option<&Line> {
+        seq.checked_sub(self.first_seq).and_then(|i| self.lines.get(usize::try_from(i).ok()?))
+    }
+
+    pub(crate) fn push(&mut self, line: Line, cap: usize) {
+        if let Some(day) = line.time.map(|t| t.with_timezone(&Local).date_naive())
+            && self.last_day != Some(day)
+        {
+            self.last_day = Some(day);
+            self.push(Line { kind: LineKind::DayChange(day), time: None, id: None, local_id: None }, cap);
+        }
+        if let Some(id) = &line.id {
+            self.seen.insert(id);
+        }
+        if matches!(line.kind, LineKind::Chat { .. }) && line.time > self.newest {
+            self.newest = line.time;
+        }
+        self.lines.push_back(line);
+        while self.lines.len() > cap {
+            self.lines.pop_front();
+            self.first_seq += 1;
+        }
+        if let Some(anchor) = &mut self.scroll
+            && anchor.seq < self.first_seq
+        {
+            *anchor = Anchor { seq: self.first_seq, rows_below: 0 };
+        }
+    }
+
+    /// Adds replayed history. The first replay ends with the history marker; what a later one
+    /// (after a reconnect) brings is what was missed, and goes in without another marker.
+    pub(crate) fn push_replayed(&mut self, line: Line, cap: usize) {
+        let marker_last = matches!(self.lines.back(), Some(Line { kind: LineKind::HistoryMarker, .. }));
+        if marker_last {
+            self.lines.pop_back();
+        }
+        self.push(line, cap);
+        if marker_last || !self.marked {
+            self.marked = true;
+            self.push(Line { kind: LineKind::HistoryMarker, time: None, id: None, local_id: None }, cap);
+        }
+    }
+
+    /// Moves the line at `index` to the bottom (our own line, once the server has put it in
+    /// its order). Not while scrolled up, where it would shift what the reader is looking at.
+    pub(crate) fn move_to_end(&mut self, index: usize) {
+        if self.scroll.is_some() || index + 1 >= self.lines.len() {
+            return;
+        }
+        if let Some(line) = self.lines.remove(index) {
+            self.lines.push_back(line);
+        }
+    }
+
+    /// Empties the scrollback; the ids seen stay, so the next replay does not bring it back.
+    pub(crate) fn clear(&mut self) {
+        self.first_seq += self.lines.len() as u64;
+        self.lines.clear();
+        self.scroll = None;
+        self.new_below = 0;
+    }
+}
