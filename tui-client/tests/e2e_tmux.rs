@@ -252,3 +252,29 @@ fn lines_typed_while_the_server_is_down_reach_the_joined_room_and_left_rooms_sta
     assert!(!screen.contains("anyone in lobby?"), "{screen}");
     assert!(lob.finish().0.success() && obs.finish().0.success());
 }
+
+#[test]
+fn one_row_terminals_and_pasted_control_characters_do_not_crash_it() {
+    let server = Server::start();
+    let url = server.url.clone();
+    let home = Home::new();
+    signup(&home, &url, "vic");
+    let tmux = Tmux::new();
+    start_client(&tmux, &home, &url, "lobby");
+    tmux.wait_text(&format!("● #lobby · vic · connected · {url}"));
+    // Down to one row and back: only the input line fits, then everything again.
+    tmux.run(&["resize-window", "-t", "main", "-y", "1"]);
+    tmux.wait_for("the input line alone", |s| s.trim_end().starts_with('›'));
+    tmux.run(&["resize-window", "-t", "main", "-y", "30"]);
+    tmux.wait_text("● #lobby · vic · connected");
+    // A bracketed paste of escape sequences, a bell and a C1 control, over two lines.
+    tmux.run(&["set-buffer", "-b", "evil", "x\u{1b}[31mred\u{7}\u{9b}2J\nsecond line"]);
+    tmux.run(&["paste-buffer", "-p", "-b", "evil", "-t", "main"]);
+    tmux.key("Enter");
+    let screen = tmux.wait_text("second line");
+    assert!(screen.contains("vic │ x"), "sent as one message: {screen}");
+    assert!(screen.contains("[31mred"), "the escape drawn inert: {screen}");
+    tmux.key("Escape");
+    tmux.key("Escape");
+    tmux.wait_text("END");
+}
