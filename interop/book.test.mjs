@@ -114,11 +114,20 @@ for (const [name, start] of Object.entries(servers)) {
         env: { ...process.env, CHAT_PASSWORD: PASSWORD, HOME: home, XDG_CONFIG_HOME: join(home, 'config'), XDG_STATE_HOME: join(home, 'state') },
       });
       let stderr = '';
+      let stdout = '';
       tui.stderr.on('data', (d) => (stderr += d));
+      tui.stdout.on('data', (d) => (stdout += d));
       try {
         await seen(lines, systemLine(username, defaults.ROOM), `chat-tui's join notice (stderr: ${stderr})`);
         tui.stdin.write('hello from chat-tui\n');
         await seen(lines, chatLine(username, 'hello from chat-tui', defaults.ROOM), 'the line chat-tui sent');
+        // And it hears the room, as a line of its output.
+        l.emit(ev.CHAT_MESSAGE, 'hello back');
+        const heard = `[${defaults.ROOM}] ${listener.username}: hello back`;
+        for (let waited = 0; !stdout.includes(heard); waited += 50) {
+          assert.ok(waited < WAIT_MS, `chat-tui printed ${JSON.stringify(stdout)}, not ${heard}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
         tui.stdin.end();
         const code = await new Promise((resolve) => tui.on('exit', resolve));
         assert.equal(code, 0, `chat-tui exit status (stderr: ${stderr})`);
