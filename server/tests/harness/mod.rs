@@ -23,6 +23,7 @@ use std::{
     time::Duration,
 };
 
+use chat_tui::net::wire::{self, ErrorKind};
 use clap::Parser;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use reqwest::{StatusCode, Url, header::HeaderMap};
@@ -274,7 +275,7 @@ impl Client {
                 async {}.boxed()
             })
             .on(Event::Error, move |payload, _| {
-                let _ = on_error.send(classify_error(payload_args(payload)));
+                let _ = on_error.send(classify_error(&payload));
                 async {}.boxed()
             })
             // The vendored rust_socketio passes the CONNECT packet's `{"sid"}` on.
@@ -439,7 +440,6 @@ const CONNECTED: &str = "$connect";
 const DISCONNECTED: &str = "$disconnect";
 const CONNECT_ERROR: &str = "$connect_error";
 const CLIENT_ERROR: &str = "$client_error";
-const CONNECT_ERROR_PREFIX: &str = "Received an ConnectError frame: ";
 
 fn payload_args(payload: Payload) -> Vec<Value> {
     match payload {
@@ -451,20 +451,12 @@ fn payload_args(payload: Payload) -> Vec<Value> {
 }
 
 /// rust_socketio reports the server's `error` event, connect errors and its own failures all as
-/// `Event::Error`: the server's event carries an object, the others a string.
-fn classify_error(args: Vec<Value>) -> (String, Vec<Value>) {
-    match args.as_slice() {
-        [Value::String(s)] => match s.strip_prefix(CONNECT_ERROR_PREFIX) {
-            Some(data) => {
-                let message = serde_json::from_str::<Value>(data)
-                    .ok()
-                    .and_then(|v| v["message"].as_str().map(str::to_owned))
-                    .unwrap_or_else(|| data.to_owned());
-                (CONNECT_ERROR.to_owned(), vec![Value::String(message)])
-            }
-            None => (CLIENT_ERROR.to_owned(), args),
-        },
-        _ => (events::ERROR.to_owned(), args),
+/// `Event::Error`; the client's own reading of them (`chat_tui::net::wire`) tells them apart.
+fn classify_error(payload: &Payload) -> (String, Vec<Value>) {
+    match wire::classify_error(payload) {
+        ErrorKind::Rejected(message) => (CONNECT_ERROR.to_owned(), vec![Value::String(message)]),
+        ErrorKind::Transport(text) => (CLIENT_ERROR.to_owned(), vec![Value::String(text)]),
+        ErrorKind::Server(_) => (events::ERROR.to_owned(), payload_args(payload.clone())),
     }
 }
 
@@ -555,17 +547,13 @@ impl SioClient {
         let (tx, mut rx) = mpsc::unbounded_channel();
         self.client
             .emit_with_ack(event, Payload::Text(vec![data]), within, move |payload, _| {
-                let _ = tx.send(payload_args(payload));
+                let _ = tx.send(wire::ack_value(&payload));
                 async {}.boxed()
             })
             .await
             .expect("emit_with_ack");
         match timeout(within, rx.recv()).await {
-            // The answer arrives wrapped once more: Text([[arg, ...]]).
-            Ok(Some(args)) => match args.into_iter().next() {
-                Some(Value::Array(inner)) => inner.into_iter().next().unwrap_or(Value::Null),
-                other => panic!("unexpected ack shape for `{event}`: {other:?}"),
-            },
+            Ok(Some(answer)) => answer,
             _ => panic!("no ack for `{event}` within {within:?}"),
         }
     }

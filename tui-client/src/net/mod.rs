@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use shared::{
     defaults::ROOM_QUERY_KEY,
     errors, events,
-    payload::{ErrorEvent, IncomingMessage, MessageAck, OutgoingMessage, RoomAck, UserInfo},
+    payload::{IncomingMessage, MessageAck, OutgoingMessage, RoomAck, UserInfo},
 };
 use tokio::{
     sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel},
@@ -31,9 +31,11 @@ use tokio::{
 };
 
 pub use self::command::{AckOutcome, NetCommand, NetEvent};
+use self::wire::{ErrorKind, ack_value, classify_error, first_value, socket_id};
 use crate::auth::Token;
 
 mod command;
+pub mod wire;
 
 /// Longest wait for the server to accept or refuse a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -56,8 +58,6 @@ const RATE_RETRIES: u32 = 40;
 /// The server answers a refused request with an `error` event and a failing ack; within this
 /// long of each other they are one refusal, reported once (by the ack).
 const SAME_REFUSAL: Duration = Duration::from_secs(2);
-/// The text rust_socketio puts before a `connect_error` frame's JSON.
-const CONNECT_ERROR_PREFIX: &str = "Received an ConnectError frame: ";
 
 /// Where to connect.
 #[derive(Debug, Clone)]
@@ -665,27 +665,6 @@ fn socket_url(server: &str, room: &str) -> Result<reqwest::Url, String> {
     Ok(url)
 }
 
-/// `[.. , ]` reduced to its first value; an ack's data arrives wrapped once more.
-fn first_value(payload: &Payload) -> Option<&Value> {
-    match payload {
-        Payload::Text(values) => values.first(),
-        _ => None,
-    }
-}
-
-fn ack_value(payload: &Payload) -> Value {
-    match first_value(payload) {
-        Some(Value::Array(inner)) => inner.first().cloned().unwrap_or(Value::Null),
-        Some(v) => v.clone(),
-        None => Value::Null,
-    }
-}
-
-/// Our socket id, from the CONNECT packet's `{sid}` (needs the patched crate, see vendor/).
-fn socket_id(payload: &Payload) -> Option<String> {
-    first_value(payload)?.get("sid")?.as_str().map(str::to_owned)
-}
-
 /// A message or a notice (no `username`), dated on arrival when the server sent no time.
 fn chat_message(payload: &Payload) -> Option<IncomingMessage> {
     let mut msg: IncomingMessage = serde_json::from_value(first_value(payload)?.clone()).ok()?;
@@ -700,42 +679,9 @@ fn chat_message(payload: &Payload) -> Option<IncomingMessage> {
     Some(msg)
 }
 
-enum ErrorKind {
-    /// The handshake was refused with this message.
-    Rejected(String),
-    /// The server's `error` event.
-    Server(String),
-    /// Something below Socket.IO went wrong.
-    Transport(String),
-}
-
-/// `Event::Error` carries three different things; tell them apart.
-fn classify_error(payload: &Payload) -> ErrorKind {
-    match first_value(payload) {
-        Some(Value::String(text)) => match text.strip_prefix(CONNECT_ERROR_PREFIX) {
-            Some(frame) => {
-                let message = serde_json::from_str::<Value>(frame)
-                    .ok()
-                    .and_then(|v| match v {
-                        Value::String(s) => Some(s),
-                        v => v.get("message")?.as_str().map(str::to_owned),
-                    })
-                    .unwrap_or_else(|| frame.to_owned());
-                ErrorKind::Rejected(message)
-            }
-            None => ErrorKind::Transport(text.clone()),
-        },
-        Some(v) => match serde_json::from_value::<ErrorEvent>(v.clone()) {
-            Ok(e) => ErrorKind::Server(e.message),
-            Err(_) => ErrorKind::Server(v.to_string()),
-        },
-        None => ErrorKind::Transport("unknown error".into()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{wire::CONNECT_ERROR_PREFIX, *};
 
     #[test]
     fn rejection_frames_give_the_servers_exact_message() {
