@@ -24,6 +24,8 @@ pub struct Config {
     pub notify: Option<bool>,
     /// Nick colours: xterm-256 colour numbers. Default: 24 that read on dark and light.
     pub nick_colors: Vec<u8>,
+    /// Web addresses as OSC 8 hyperlinks. Default on (off on the Linux console).
+    pub hyperlinks: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -274,6 +274,11 @@ fn one_row_terminals_and_pasted_control_characters_do_not_crash_it() {
     let screen = tmux.wait_text("second line");
     assert!(screen.contains("vic │ x"), "sent as one message: {screen}");
     assert!(screen.contains("[31mred"), "the escape drawn inert: {screen}");
+    // A web address, drawn as an OSC 8 hyperlink: on screen as plain text, nothing shifted.
+    tmux.type_text("read https://example.org/docs/page?x=1 now");
+    tmux.key("Enter");
+    let screen = tmux.wait_text("vic │ read https://example.org/docs/page?x=1 now");
+    assert!(!screen.contains("]8;"), "no escape code shows: {screen}");
     tmux.key("Escape");
     tmux.key("Escape");
     tmux.wait_text("END");

@@ -29,9 +29,11 @@ pub struct Look {
     /// strftime pattern of the time column.
     pub time_format: String,
     /// Columns the time takes in that format.
-    time_width: usize,
+    pub time_width: usize,
     /// xterm-256 colour numbers nicks are drawn in.
     pub nick_colors: Vec<u8>,
+    /// Web addresses become OSC 8 hyperlinks (off on terminals known not to take them).
+    pub hyperlinks: bool,
 }
 
 impl Look {
@@ -40,7 +42,7 @@ impl Look {
         let sample = chrono::DateTime::from_timestamp(1_796_000_000, 0).unwrap_or_default();
         let time_width = wrap::width(&sample.format(&time_format).to_string());
         let nick_colors = if nick_colors.is_empty() { PALETTE.to_vec() } else { nick_colors.to_vec() };
-        Look { time_format, time_width, nick_colors }
+        Look { time_format, time_width, nick_colors, hyperlinks: true }
     }
 
     /// The nick colour of `username`.
@@ -134,6 +136,14 @@ fn centred(text: &str, width: usize, style: Style) -> Row {
     vec![ratatui::text::Span::styled(wrap::truncate(&line, width), style)]
 }
 
+/// The column where the text of every row starts when the time and nick stand in columns
+/// (`time, space, nick, " │ "`); `None` when the pane is too narrow for them and the text
+/// wraps at full width.
+pub fn body_column(width: usize, time_width: usize) -> Option<usize> {
+    let prefix = time_width + 1 + NICK_WIDTH + 3;
+    (width >= COLUMNS_MIN_WIDTH && width >= prefix + 10).then_some(prefix)
+}
+
 fn layout(
     width: usize,
     time_width: usize,
@@ -152,14 +162,12 @@ fn layout(
     }
     let nick_text = wrap::truncate(nick.0, NICK_WIDTH);
     let pad = " ".repeat(NICK_WIDTH - wrap::width(&nick_text));
-    // time, space, nick, " │ "
-    let prefix_width = time_width + 1 + NICK_WIDTH + 3;
-    if width < prefix_width + 10 {
+    let Some(prefix_width) = body_column(width, time_width) else {
         let head = format!("{time} ");
         let mut pieces = vec![(head.as_str(), dim), (nick.0, nick.1), (": ", Style::default())];
         pieces.extend_from_slice(body);
         return wrap::wrap(&pieces, width);
-    }
+    };
     let mut rows = wrap::wrap(body, width - prefix_width);
     for (i, row) in rows.iter_mut().enumerate() {
         let mut prefix = if i == 0 {

@@ -4,8 +4,10 @@
 //! lines are wrapped upwards until the pane is full, so a frame costs the same with ten
 //! messages or a hundred thousand.
 
+use std::num::NonZeroU16;
+
 use ratatui::{
-    buffer::Buffer,
+    buffer::{Buffer, CellDiffOption},
     layout::Rect,
     style::{Color, Modifier, Style},
 };
@@ -13,7 +15,7 @@ use ratatui::{
 use super::lines;
 use crate::{
     app::App,
-    scrollback::Anchor,
+    scrollback::{Anchor, LineKind},
     wrap::{self, Row},
 };
 
@@ -24,7 +26,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
     let width = usize::from(area.width);
     let height = usize::from(area.height);
-    let mut visible: Vec<Row> = Vec::with_capacity(height);
+    // Each row with the line it belongs to; each line drawn with the links in its text.
+    let mut visible: Vec<(Row, usize)> = Vec::with_capacity(height);
+    let mut links: Vec<Vec<&str>> = Vec::new();
     if let Some(last) = room.last_seq() {
         let Anchor { seq, rows_below } = room.scroll.unwrap_or(Anchor { seq: last, rows_below: 0 });
         let mut skip = rows_below;
@@ -33,22 +37,39 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             if let Some(line) = room.line(s) {
                 let mut rows = lines::rows(line, width, &app.look);
                 rows.truncate(rows.len().saturating_sub(std::mem::take(&mut skip)));
+                let group = links.len();
+                links.push(match &line.kind {
+                    LineKind::Chat { text, .. } if app.look.hyperlinks => urls(text),
+                    _ => Vec::new(),
+                });
                 for row in rows.into_iter().rev() {
                     if visible.len() == height {
                         break;
                     }
-                    visible.push(row);
+                    visible.push((row, group));
                 }
             }
             seq = s.checked_sub(1);
         }
     }
-    for (i, row) in visible.iter().enumerate() {
+    // Where each line's rows were drawn, top to bottom: (y, first x, end x).
+    let mut drawn: Vec<Vec<(u16, u16, u16)>> = vec![Vec::new(); links.len()];
+    for (i, (row, group)) in visible.iter().enumerate() {
         let y = area.bottom() - 1 - i as u16;
         let mut x = area.x;
         for span in row {
             let max = usize::from(area.right().saturating_sub(x));
             x = buf.set_stringn(x, y, &span.content, max, span.style).0;
+        }
+        drawn[*group].insert(0, (y, area.x, x));
+    }
+    // In columns, every row's text starts after the time and nick (or their indent).
+    let body = lines::body_column(width, app.look.time_width).unwrap_or(0) as u16;
+    for (urls, rows) in links.iter().zip(&drawn) {
+        if !urls.is_empty() {
+            let rows: Vec<(u16, u16, u16)> =
+                rows.iter().map(|&(y, x, end)| (y, (x + body).min(end), end)).collect();
+            link(buf, &rows, urls);
         }
     }
     if room.scroll.is_some() {
@@ -63,6 +84,58 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         let text = wrap::truncate(&text, width);
         let x = area.x + ((width - wrap::width(&text)) / 2) as u16;
         buf.set_stringn(x, y, &text, width, style);
+    }
+}
+
+/// The web addresses in `text`: `http://` or `https://` up to the next space, without closing
+/// punctuation, and only printable ASCII (nothing that could end the escape sequence).
+fn urls(text: &str) -> Vec<&str> {
+    text.split_whitespace()
+        .filter_map(|word| {
+            let start = word.find("https://").or_else(|| word.find("http://"))?;
+            let url =
+                word[start..].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']', '>', '"', '\'']);
+            (url.len() > "https://".len() && url.bytes().all(|b| b.is_ascii_graphic())).then_some(url)
+        })
+        .collect()
+}
+
+/// Makes every cell of each of `urls` where it was drawn (across rows, when it wraps) an OSC 8
+/// hyperlink, so that a terminal that has them opens the whole address whichever part is
+/// clicked. Each cell keeps its width (`ForcedWidth`), as the escape codes take none.
+fn link(buf: &mut Buffer, rows: &[(u16, u16, u16)], urls: &[&str]) {
+    let mut cells: Vec<(u16, u16)> = Vec::new();
+    let mut text = String::new();
+    let mut starts: Vec<usize> = Vec::new();
+    for &(y, from, to) in rows {
+        for x in from..to {
+            let symbol = buf[(x, y)].symbol();
+            if symbol.is_empty() {
+                continue;
+            }
+            starts.push(text.len());
+            text.push_str(symbol);
+            cells.push((x, y));
+        }
+    }
+    for url in urls {
+        for (at, _) in text.match_indices(url) {
+            // One id per address: terminals then treat its cells as one link.
+            let id = format!(
+                "{:08x}",
+                url.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
+            );
+            for (cell, &start) in cells.iter().zip(&starts) {
+                if start < at || start >= at + url.len() {
+                    continue;
+                }
+                let symbol = buf[*cell].symbol().to_owned();
+                let width = NonZeroU16::new(wrap::width(&symbol).max(1) as u16).unwrap_or(NonZeroU16::MIN);
+                buf[*cell]
+                    .set_symbol(&format!("\x1b]8;id={id};{url}\x07{symbol}\x1b]8;;\x07"))
+                    .set_diff_option(CellDiffOption::ForcedWidth(width));
+            }
+        }
     }
 }
 
@@ -111,6 +184,28 @@ mod tests {
             .with_timezone(&Local)
             .format("%H:%M")
             .to_string()
+    }
+
+    #[test]
+    fn web_addresses_are_hyperlinks_across_the_rows_they_wrap_over() {
+        let mut app = app(40, 6);
+        let url = "https://example.org/a/rather/long/path/that/wraps?q=1";
+        receive(&mut app, "bob", &format!("see {url}."), "1", false);
+        let (buf, _) = draw(&app);
+        let linked: Vec<(u16, u16)> = (0..6u16)
+            .flat_map(|y| (0..40u16).map(move |x| (x, y)))
+            .filter(|&(x, y)| buf[(x, y)].symbol().contains(&format!(";{url}\x07")))
+            .collect();
+        assert_eq!(linked.len(), url.len(), "every character of the address, and only those");
+        let rows: std::collections::HashSet<u16> = linked.iter().map(|&(_, y)| y).collect();
+        assert!(rows.len() > 1, "the address wraps and stays one link: {linked:?}");
+        assert!(
+            linked
+                .iter()
+                .all(|c| matches!(buf[*c].diff_option, CellDiffOption::ForcedWidth(w) if w.get() == 1))
+        );
+        assert_eq!(urls("x (https://a.b/c), http://d.e!"), ["https://a.b/c", "http://d.e"]);
+        assert!(urls("https:// nothing \u{1b}https://x\u{7}y").is_empty());
     }
 
     #[test]
