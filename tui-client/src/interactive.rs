@@ -68,9 +68,10 @@ pub async fn run(opts: Options, session: Option<Session>, store: TokenStore) -> 
     let username = session.as_ref().map(|s| s.username.clone()).unwrap_or_default();
     let mut app = App::new(&server, &username, &opts.room, opts.scrollback);
     app.look = Look::new(config.time_format.as_deref(), &config.nick_colors);
+    // The Linux console takes neither OSC 8 nor OSC 777/9.
     let plain_console = matches!(std::env::var("TERM").as_deref(), Ok("linux" | "dumb"));
+    let (bell, notify) = (config.bell.unwrap_or(true), config.notify.unwrap_or(!plain_console));
     app.look.hyperlinks = config.hyperlinks.unwrap_or(!plain_console);
-    let (bell, notify) = (config.bell.unwrap_or(true), config.notify.unwrap_or(true));
     let mut title = String::new();
     app.open_rooms(&config.rooms);
     let mut net = session.map(|s| start_net(&server, &opts.room, s.token, &app));
