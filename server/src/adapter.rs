@@ -143,6 +143,7 @@ impl AdapterStatus {
     /// Records that the backend answers (a reconnect, or a call that began after the last
     /// failure); logs the recovery if it was down.
     pub fn up(&self) {
+        crate::telemetry::adapter_up(true);
         if !self.up.swap(true, Ordering::Relaxed) {
             tracing::warn!(adapter = ?self.kind, "adapter backend reachable again: cross-node delivery resumes");
         }
@@ -150,6 +151,7 @@ impl AdapterStatus {
 
     /// Records a failure; logs the outage if the backend was up.
     pub fn down(&self, reason: &dyn std::fmt::Display) {
+        crate::telemetry::adapter_up(false);
         self.failures.fetch_add(1, Ordering::AcqRel);
         if self.up.swap(false, Ordering::Relaxed) {
             tracing::error!(

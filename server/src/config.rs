@@ -6,6 +6,13 @@ use clap::Parser;
 
 use crate::{adapter::AdapterKind, client_addr::ProxyNet};
 
+/// How log lines are written (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
 const ENV_HELP: &str = "Environment only:
   JWT_SECRET  HS256 signing secret for login tokens (32+ random bytes; the same value as the Node
               backend's keeps its tokens valid). Unset: a random 256-bit secret is generated once
@@ -124,6 +131,15 @@ pub struct Config {
     /// RESP3 is always used, whatever the URL says: no `?protocol=` option is needed.
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+
+    /// Serve `/metrics` on this address (e.g. `127.0.0.1:9100`) instead of the main port: the
+    /// safer choice, since it keeps the numbers off the address clients reach.
+    #[arg(long, env = "CHAT_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+
+    /// Log lines as `text` (for people) or `json` (one object per line, for log shippers).
+    #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 
     /// Names the nodes' shared channels: the Redis channel prefix, or the MongoDB collection
     /// `<prefix>-adapter`. Nodes see each other only with the same prefix.

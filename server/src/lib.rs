@@ -14,6 +14,7 @@ pub mod logging;
 pub mod socket;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 
 use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
@@ -92,7 +93,9 @@ impl Server {
     /// database; an adapter without a shared store, or whose backend is unreachable.
     pub async fn open(config: Config) -> Result<Self, ServerError> {
         let config = Arc::new(config);
+        telemetry::install();
         let adapter = Arc::new(AdapterStatus::new(config.adapter));
+        telemetry::adapter_up(adapter.is_up());
         let backend = Backend::connect(&config, adapter.clone()).await?;
         if config.database_url.is_none() || config.jwt_secret.is_none() {
             prepare_data_dir(&config.data_dir)?;
@@ -207,6 +210,23 @@ impl Serving {
                 .layer(socket_layer),
         );
 
+        // A separate address for the metrics, closed with the rest.
+        let metrics_server = match config.metrics_addr {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr).await?;
+                tracing::info!("metrics on http://{}{}", listener.local_addr()?, shared::api::METRICS_PATH);
+                let stop = state.shutdown.clone();
+                Some(tokio::spawn(async move {
+                    let served = axum::serve(listener, http::metrics_router())
+                        .with_graceful_shutdown(async move { stop.cancelled().await })
+                        .await;
+                    if let Err(e) = served {
+                        tracing::error!("metrics server failed: {e}");
+                    }
+                }))
+            }
+            None => None,
+        };
         let sweeper = tokio::spawn({
             let limits = state.limits.clone();
             async move {
@@ -241,6 +261,9 @@ impl Serving {
             .await;
 
         sweeper.abort();
+        if let Some(metrics_server) = metrics_server {
+            metrics_server.abort();
+        }
         state.writer.flush().await;
         state.store.close().await;
         writer_task.abort();

@@ -7,6 +7,8 @@
 use std::io::IsTerminal;
 
 use tracing::{Level, Metadata};
+
+use crate::config::LogFormat;
 use tracing_subscriber::{
     EnvFilter, Layer, filter::FilterExt, layer::SubscriberExt, util::SubscriberInitExt,
 };
@@ -22,12 +24,22 @@ fn may_log(meta: &Metadata<'_>) -> bool {
         })
 }
 
-/// Logs to stderr as `RUST_LOG` says (default `warn`), never below `info` for dependencies.
-pub fn init() {
-    let env = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    let layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_filter(env.and(tracing_subscriber::filter::filter_fn(may_log)));
-    tracing_subscriber::registry().with(layer).init();
+/// Logs to stderr as `RUST_LOG` says (default `warn`), never below `info` for dependencies,
+/// as text or as one JSON object per line.
+pub fn init(format: LogFormat) {
+    let filter = || {
+        let env = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+        env.and(tracing_subscriber::filter::filter_fn(may_log))
+    };
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => {
+            let layer = fmt.with_ansi(std::io::stderr().is_terminal()).with_filter(filter());
+            tracing_subscriber::registry().with(layer).init();
+        }
+        LogFormat::Json => {
+            let layer = fmt.json().with_current_span(true).with_span_list(false).with_filter(filter());
+            tracing_subscriber::registry().with(layer).init();
+        }
+    }
 }

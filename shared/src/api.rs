@@ -10,6 +10,9 @@ pub const LOGIN_PATH: &str = "/api/v1/user/login";
 pub const USERS_PATH: &str = "/api/v1/users";
 /// Liveness: 200 [`Health`] while the process serves, whatever its store and adapter say.
 pub const HEALTH_PATH: &str = "/healthz";
+/// Prometheus metrics (text format), on the main port unless the server was given a
+/// separate metrics address.
+pub const METRICS_PATH: &str = "/metrics";
 /// Readiness: 200 [`Health`] when the store and the adapter's backend answer, else 503 with
 /// the same body (for load balancers and orchestrators).
 pub const READY_PATH: &str = "/readyz";

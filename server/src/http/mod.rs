@@ -3,10 +3,12 @@
 pub mod error;
 pub mod users;
 
+use std::time::Duration;
+
 use axum::{
     Extension, Json, Router,
     extract::{DefaultBodyLimit, Request, State},
-    http::StatusCode,
+    http::{StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::get,
@@ -15,20 +17,69 @@ use governor::clock::{Clock, DefaultClock};
 use shared::{api, errors};
 
 use self::error::ApiError;
-use crate::{adapter::AdapterKind, client_addr::ClientAddr, state::AppState};
+use tower::ServiceBuilder;
+use tower_http::{
+    LatencyUnit,
+    catch_panic::CatchPanicLayer,
+    timeout::TimeoutLayer,
+    trace::{DefaultOnResponse, TraceLayer},
+};
 
-/// All routes, with the body limit and the per-address request rate applied to the API.
+use crate::{adapter::AdapterKind, client_addr::ClientAddr, state::AppState, telemetry};
+
+/// Longest an API request may take (a password hash takes well under a second).
+const API_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// All routes, with the body limit, the per-address request rate and a timeout applied to the
+/// API, an access log line per request (at `info`; Socket.IO's own requests never reach this
+/// router) and a handler panic turned into a 500. `/metrics` is here unless it has an address
+/// of its own (`--metrics-addr`).
 pub fn router(state: AppState) -> Router {
     let api = users::router()
         .layer(middleware::from_fn_with_state(state.clone(), limit_rate))
-        .layer(DefaultBodyLimit::max(state.config.max_body_bytes));
-    Router::new()
-        .merge(api)
-        .route(api::HEALTH_PATH, get(health))
-        .route(api::READY_PATH, get(ready))
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, API_TIMEOUT));
+    let mut router =
+        Router::new().merge(api).route(api::HEALTH_PATH, get(health)).route(api::READY_PATH, get(ready));
+    if state.config.metrics_addr.is_none() {
+        router = router.route(api::METRICS_PATH, get(metrics));
+    }
+    router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(
+                    TraceLayer::new_for_http()
+                        // The path only: a query string is the client's and may carry anything.
+                        .make_span_with(|req: &Request| {
+                            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+                        })
+                        .on_request(())
+                        .on_response(
+                            DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(LatencyUnit::Millis),
+                        ),
+                )
+                .layer(CatchPanicLayer::custom(panic_response)),
+        )
+}
+
+/// The metrics alone, for `--metrics-addr`.
+pub fn metrics_router() -> Router {
+    Router::new().route(api::METRICS_PATH, get(metrics)).fallback(not_found)
+}
+
+async fn metrics() -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], telemetry::render()).into_response()
+}
+
+/// A handler that panicked: a logged line and the usual 500 body, never the panic's text.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what =
+        panic.downcast_ref::<&str>().copied().or_else(|| panic.downcast_ref::<String>().map(String::as_str));
+    tracing::error!(panic = what.unwrap_or("(no message)"), "a request handler panicked");
+    ApiError::Internal("handler panicked".into()).into_response()
 }
 
 /// What the store and the adapter say right now; `true` when both answer.
@@ -76,8 +127,27 @@ async fn limit_rate(
     next: Next,
 ) -> Response {
     if let Some(Err(not_until)) = state.limits.http.as_ref().map(|l| l.check_key(&addr)) {
+        telemetry::count(telemetry::RATE_LIMITED, "kind", "http");
         let retry_after = not_until.wait_time_from(DefaultClock::default().now());
         return ApiError::TooManyRequests { message: errors::TOO_MANY_REQUESTS, retry_after }.into_response();
     }
     next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_becomes_a_json_500_without_its_message() {
+        for panic in
+            [Box::new("secret detail") as Box<dyn std::any::Any + Send>, Box::new(String::from("owned"))]
+        {
+            let response = panic_response(panic);
+            assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            let body = axum::body::to_bytes(response.into_body(), 1024).await.expect("body");
+            let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+            assert_eq!(body, serde_json::json!({"error": errors::INTERNAL}));
+        }
+    }
 }

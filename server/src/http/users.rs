@@ -13,7 +13,7 @@ use shared::{
 };
 
 use super::error::ApiError;
-use crate::{auth, client_addr::ClientAddr, state::AppState};
+use crate::{auth, client_addr::ClientAddr, state::AppState, telemetry};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -29,10 +29,19 @@ async fn signup(
 ) -> Result<(StatusCode, Json<SignupResponse>), ApiError> {
     let creds = credentials(&headers, body, state.config.max_body_bytes)?;
     // Stored in its normal form (NFKC); look-alikes of existing names are refused as taken.
-    let username = validate::username(&creds.username).map_err(ApiError::BadRequest)?;
-    validate::password(&creds.password).map_err(ApiError::BadRequest)?;
+    let invalid = |e| {
+        telemetry::count(telemetry::SIGNUPS, "outcome", "invalid");
+        ApiError::BadRequest(e)
+    };
+    let username = validate::username(&creds.username).map_err(invalid)?;
+    validate::password(&creds.password).map_err(invalid)?;
     let hash = blocking(move || auth::hash_password(&creds.password)).await?.map_err(internal)?;
-    let user = state.store.create_user(&username, &hash).await?;
+    let user = state.store.create_user(&username, &hash).await.inspect_err(|e| {
+        if matches!(e, crate::store::StoreError::UsernameTaken) {
+            telemetry::count(telemetry::SIGNUPS, "outcome", "taken");
+        }
+    })?;
+    telemetry::count(telemetry::SIGNUPS, "outcome", "ok");
     tracing::info!(user = %user.username, id = %user.id, "signed up");
     Ok((StatusCode::CREATED, Json(SignupResponse { id: user.id, username: user.username })))
 }
@@ -55,6 +64,8 @@ async fn login(
     let attempt = match throttle.map(|t| t.begin(&key, addr)).transpose() {
         Ok(attempt) => attempt,
         Err(retry_after) => {
+            telemetry::count(telemetry::LOGINS, "outcome", "throttled");
+            telemetry::count(telemetry::RATE_LIMITED, "kind", "login");
             return Err(ApiError::TooManyRequests { message: errors::TOO_MANY_ATTEMPTS, retry_after });
         }
     };
@@ -71,6 +82,7 @@ async fn login(
             attempt.failed();
         }
         tracing::info!(user = %username, %addr, "login failed");
+        telemetry::count(telemetry::LOGINS, "outcome", "failed");
         return Err(ApiError::InvalidCredentials);
     };
     drop(attempt);
@@ -78,6 +90,7 @@ async fn login(
         t.succeeded(&key, addr);
     }
     let token = state.tokens.issue(&user.id).map_err(internal)?;
+    telemetry::count(telemetry::LOGINS, "outcome", "ok");
     Ok(Json(LoginResponse { token }))
 }
 

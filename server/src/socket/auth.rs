@@ -11,7 +11,7 @@ use socketioxide::{
 };
 
 use super::{Session, register_handlers};
-use crate::{client_addr::ClientAddr, state::AppState, store::StoreError};
+use crate::{client_addr::ClientAddr, state::AppState, store::StoreError, telemetry};
 
 /// Why a handshake was refused; the `Display` text is what the client's `connect_error` gets.
 #[derive(Debug, thiserror::Error)]
@@ -34,8 +34,25 @@ pub async fn authenticate<A: Adapter>(
     State(state): State<AppState>,
 ) -> Result<(), ConnectRejection> {
     let result = check(&socket, auth.ok(), &state).await;
-    if let Err(rejection) = &result {
-        tracing::info!(sid = %socket.id, "connection refused: {rejection}");
+    match &result {
+        Ok(()) => {
+            telemetry::count_one(telemetry::CONNECTS);
+            telemetry::sockets(1.0);
+        }
+        Err(rejection) => {
+            tracing::info!(sid = %socket.id, "connection refused: {rejection}");
+            let reason = match rejection {
+                ConnectRejection::NoToken => "no_token",
+                ConnectRejection::InvalidToken => "invalid_token",
+                ConnectRejection::InvalidRoom(_) => "invalid_room",
+                ConnectRejection::TooManyConnections => "too_many_connections",
+                ConnectRejection::Unavailable => "unavailable",
+            };
+            telemetry::count(telemetry::HANDSHAKE_REFUSALS, "reason", reason);
+            if let ConnectRejection::TooManyConnections = rejection {
+                telemetry::count(telemetry::RATE_LIMITED, "kind", "connections");
+            }
+        }
     }
     result
 }

@@ -13,7 +13,10 @@ use super::{
     event::{Answer, ClientEvent, Cx, FromArgs},
     is_chat_room,
 };
-use crate::store::{self, Message};
+use crate::{
+    store::{self, Message},
+    telemetry,
+};
 
 /// `chat.message`, in each of the book's forms and ours.
 pub struct SendMessage;
@@ -32,6 +35,7 @@ impl ClientEvent for SendMessage {
     /// Validates and publishes in the socket's order, then waits for the write off the queue,
     /// so the next event need not wait for the store.
     async fn handle<A: Adapter>(cx: &Cx<A>, args: MessageArgs) -> Answer<MessageAck> {
+        telemetry::count_one(telemetry::MESSAGES_RECEIVED);
         let (room, text) = match args {
             MessageArgs::Home(text) => (cx.session.home_room.clone(), text),
             MessageArgs::ToRoom { room, message } => (room, message),
@@ -51,6 +55,7 @@ impl ClientEvent for SendMessage {
         };
         let (id, room) = (message.id.clone(), message.room.clone());
         let stored = cx.state.history.publish(&cx.io, message, &cx.session.order).await;
+        telemetry::count_one(telemetry::MESSAGES_BROADCAST);
         let (history, sid) = (cx.state.history.clone(), cx.socket.id);
         Answer::Later(Box::pin(async move {
             history.confirm(&room, stored).await.map(|()| MessageAck::stored(id)).map_err(|e| {

@@ -31,7 +31,7 @@ use socketioxide::{
 use tokio::sync::mpsc;
 
 use super::{Session, send_error};
-use crate::state::AppState;
+use crate::{state::AppState, telemetry};
 
 /// What a handler works with: the socket, the server, the shared state and the socket's session.
 pub struct Cx<A: Adapter> {
@@ -94,7 +94,14 @@ pub fn listen<E: ClientEvent, A: Adapter>(socket: &SocketRef<A>) {
 }
 
 /// Answers `ack` with `outcome`; a refusal also gets an `error` event.
-fn reply<A: Adapter, T: Acked>(socket: &SocketRef<A>, ack: AckSender<A>, outcome: Outcome<T>) {
+fn reply<A: Adapter, T: Acked>(
+    event: &'static str,
+    socket: &SocketRef<A>,
+    ack: AckSender<A>,
+    outcome: Outcome<T>,
+) {
+    let result = if outcome.is_ok() { "ok" } else { "refused" };
+    metrics::counter!(telemetry::ACKS, "event" => event, "outcome" => result).increment(1);
     match outcome {
         Ok(answer) => ack.send(&answer).ok(),
         Err(error) => {
@@ -118,13 +125,15 @@ impl<A: Adapter, E: ClientEvent> MessageHandler<A, Queued> for Inbox<E> {
         let socket = SocketRef::from(s);
         let Some(session) = socket.extensions.get::<Arc<Session<A>>>() else { return };
         if session.shutting_down() {
-            return reply(&socket, ack, Err::<E::Ack, _>(errors::SERVICE_UNAVAILABLE.to_string()));
+            return reply(E::NAME, &socket, ack, Err::<E::Ack, _>(errors::SERVICE_UNAVAILABLE.to_string()));
         }
         if !session.allow_event() {
-            return reply(&socket, ack, Err::<E::Ack, _>(errors::RATE_LIMITED.to_string()));
+            telemetry::count(telemetry::RATE_LIMITED, "kind", "message");
+            return reply(E::NAME, &socket, ack, Err::<E::Ack, _>(errors::RATE_LIMITED.to_string()));
         }
         let Ok(slot) = session.inbox.try_reserve() else {
-            return reply(&socket, ack, Err::<E::Ack, _>(errors::RATE_LIMITED.to_string()));
+            telemetry::count(telemetry::RATE_LIMITED, "kind", "message");
+            return reply(E::NAME, &socket, ack, Err::<E::Ack, _>(errors::RATE_LIMITED.to_string()));
         };
         // Arguments that cannot even be read (a broken binary attachment) count as none.
         let args = E::Args::from_args(args.map(|a| a.0).unwrap_or_default());
@@ -138,10 +147,10 @@ async fn run<E: ClientEvent, A: Adapter>(cx: Arc<Cx<A>>, args: Result<E::Args, S
         Err(error) => Answer::Now(Err(error)),
     };
     match answer {
-        Answer::Now(outcome) => reply(&cx.socket, ack, outcome),
+        Answer::Now(outcome) => reply(E::NAME, &cx.socket, ack, outcome),
         Answer::Later(finish) => {
             let socket = cx.socket.clone();
-            cx.state.tasks.spawn(async move { reply(&socket, ack, finish.await) });
+            cx.state.tasks.spawn(async move { reply(E::NAME, &socket, ack, finish.await) });
         }
     }
 }

@@ -293,6 +293,7 @@ fn disconnect_full_sockets<A: Adapter>(io: &SocketIo<A>, room: &str) {
 /// soon as its queue has room for the DISCONNECT packet (a client that reads nothing at all is
 /// closed by the Engine.IO heartbeat instead).
 fn disconnect_slow<A: Adapter>(socket: SocketRef<A>) {
+    crate::telemetry::count_one(crate::telemetry::SLOW_DISCONNECTS);
     socket.leave_all();
     tokio::spawn(async move {
         while socket.connected() {

@@ -41,7 +41,10 @@ use socketioxide_core::adapter::DefinedAdapter;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::state::{AppState, ConnectionSlot};
+use crate::{
+    state::{AppState, ConnectionSlot},
+    telemetry,
+};
 use event::{Cx, Job, JobReceiver, listen};
 
 /// Prefix of the room that names a socket by its id.
@@ -192,6 +195,8 @@ async fn on_disconnect<A: Adapter>(
     Extension(session): Extension<Arc<Session<A>>>,
 ) {
     tracing::info!(sid = %socket.id, user = %session.username, ?reason, "disconnected");
+    telemetry::sockets(-1.0);
+    telemetry::count(telemetry::DISCONNECTS, "reason", format!("{reason:?}"));
     session.closed.notify_one();
 }
 

@@ -83,12 +83,12 @@ pub async fn open(
     data_dir: &Path,
     timeout: Duration,
 ) -> Result<Arc<dyn Store>, StoreError> {
-    let store: Arc<dyn Store> = match database_url {
+    let (store, backend): (Arc<dyn Store>, _) = match database_url {
         Some(url) if url.starts_with("mongodb://") || url.starts_with("mongodb+srv://") => {
-            Arc::new(mongo::MongoStore::connect(url, timeout).await?)
+            (Arc::new(mongo::MongoStore::connect(url, timeout).await?), "mongodb")
         }
         Some(url) if url.starts_with("sqlite://") => {
-            Arc::new(open_sqlite(url["sqlite://".len()..].into()).await?)
+            (Arc::new(open_sqlite(url["sqlite://".len()..].into()).await?), "sqlite")
         }
         Some(url) => {
             return Err(StoreError::Backend(format!(
@@ -96,9 +96,9 @@ pub async fn open(
                 redact_url(url)
             )));
         }
-        None => Arc::new(open_sqlite(data_dir.join("chat.db")).await?),
+        None => (Arc::new(open_sqlite(data_dir.join("chat.db")).await?), "sqlite"),
     };
-    Ok(Arc::new(Timed { inner: store, timeout }))
+    Ok(Arc::new(Timed { inner: store, timeout, backend }))
 }
 
 /// Opening migrates the file: blocking work, kept off the async workers.
@@ -132,17 +132,27 @@ pub fn new_id() -> String {
 pub struct Timed {
     inner: Arc<dyn Store>,
     timeout: Duration,
+    /// `sqlite` or `mongodb`, for the metrics.
+    backend: &'static str,
 }
 
 impl Timed {
     async fn run<T>(
         &self,
-        what: &str,
+        what: &'static str,
         fut: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        tokio::time::timeout(self.timeout, fut).await.unwrap_or_else(|_| {
+        let started = std::time::Instant::now();
+        let result = tokio::time::timeout(self.timeout, fut).await.unwrap_or_else(|_| {
             Err(StoreError::Unavailable(format!("{what} timed out after {:?}", self.timeout)))
-        })
+        });
+        let error = result.as_ref().err().map(|e| match e {
+            StoreError::Unavailable(_) => "unavailable",
+            StoreError::Backend(_) => "backend",
+            StoreError::UsernameTaken => "taken",
+        });
+        crate::telemetry::store_call(self.backend, what, started.elapsed(), error);
+        result
     }
 }
 

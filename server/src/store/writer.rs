@@ -75,6 +75,7 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Command>) {
             }
         }
         if !batch.is_empty() {
+            crate::telemetry::writer_batch(batch.len());
             let result = store.insert_messages(&batch).await;
             if let Err(e) = &result {
                 tracing::error!(messages = batch.len(), "storing messages failed: {e}");
