@@ -14,6 +14,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import bcrypt from 'bcryptjs';
+import { io } from 'socket.io-client';
 import { PASSWORD, WAIT_MS, connect, here, newUser, once, startChatServer } from './harness.mjs';
 import { api, ev } from './shared.mjs';
 
@@ -46,6 +48,9 @@ let base;
 /** Local addresses whose requests nginx sends to different nodes. */
 let addrA;
 let addrB;
+/** The nodes' own addresses, behind nginx. */
+let nodeBases;
+const ADMIN_PASSWORD = 'dashboard password';
 
 before(async () => {
   if (skip) return;
@@ -59,8 +64,10 @@ before(async () => {
     '--adapter', 'redis', '--redis-url', `redis://127.0.0.1:${redisPort}`, '--database-url', db.toString(),
     // nginx connects from 127.0.0.1; the clients of these tests come from 127.0.0.2 and up.
     '--trusted-proxy', '127.0.0.1', '--max-failed-logins', '3', '--http-requests-per-minute', '10000',
+    // The Admin UI, to see every node's stats from one dashboard.
+    '--admin-ui', '--admin-username', 'admin',
   ];
-  const env = { JWT_SECRET: randomBytes(32).toString('hex') };
+  const env = { JWT_SECRET: randomBytes(32).toString('hex'), ADMIN_PASSWORD_HASH: bcrypt.hashSync(ADMIN_PASSWORD, 8) };
   const nodes = [];
   for (let i = 0; i < 2; i++) {
     // Redis may still be starting: a node that cannot reach it exits, so try again.
@@ -103,6 +110,7 @@ before(async () => {
     if (!seen.has(node)) seen.set(node, localAddress);
   }
   assert.equal(seen.size, 2, 'two client addresses reach two nodes');
+  nodeBases = nodes.map((n) => n.base);
   [addrA, addrB] = [...seen.values()];
 });
 
@@ -158,4 +166,24 @@ test('through nginx, guessing a password locks out the guesser, not everyone beh
   for (let i = 0; i < 3; i++) assert.equal(await postFrom(addrA, api.LOGIN_PATH, guess), 401);
   assert.equal(await postFrom(addrA, api.LOGIN_PATH, { username, password: PASSWORD }), 429);
   assert.equal(await postFrom(addrB, api.LOGIN_PATH, { username, password: PASSWORD }), 200);
+});
+
+test('one Admin UI dashboard sees the server_stats of every node, through the adapter', { skip }, async () => {
+  const d = io(`${nodeBases[0]}/admin`, {
+    reconnection: false,
+    forceNew: true,
+    transports: ['websocket'],
+    auth: { username: 'admin', password: ADMIN_PASSWORD },
+  });
+  const servers = new Set();
+  d.on('server_stats', (s) => servers.add(s.serverId));
+  try {
+    await once(d, 'config');
+    for (let waited = 0; servers.size < 2; waited += 100) {
+      assert.ok(waited < 3 * WAIT_MS, `stats from ${[...servers]} only`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    d.disconnect();
+  }
 });

@@ -76,7 +76,7 @@ pub fn dummy_hash() -> Result<String, AuthError> {
 }
 
 /// `len` random bytes from the OS, as lowercase hex.
-fn random_hex(len: usize) -> String {
+pub(crate) fn random_hex(len: usize) -> String {
     let mut bytes = vec![0u8; len];
     OsRng.fill_bytes(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -19,7 +19,8 @@ const ENV_HELP: &str = "Environment only:
               and kept in the data dir (mode 0600), so tokens survive restarts.
   RUST_LOG    Log filter (default `warn`; `info` logs one line per connection and disconnection).
               `debug` and `trace` apply to chat-server's own modules only: below `info` its
-              dependencies print packets, tokens and password hashes, so they stay at `info`.";
+              dependencies print packets, tokens and password hashes, so they stay at `info`.
+  ADMIN_PASSWORD_HASH  bcrypt hash of the Admin UI's password (with --admin-ui).";
 
 /// A Socket.IO chat backend: JWT-authenticated rooms, history and user lookup over one port,
 /// a drop-in for the classic Express + Socket.IO + JWT chat backend.
@@ -131,6 +132,29 @@ pub struct Config {
     /// RESP3 is always used, whatever the URL says: no `?protocol=` option is needed.
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+
+    /// Serve the Socket.IO Admin UI's namespace (`@socket.io/admin-ui` 0.5, production mode),
+    /// which needs `--admin-username` and the password's bcrypt hash in `ADMIN_PASSWORD_HASH`.
+    /// For the hosted dashboard, also `--cors-origin https://admin.socket.io`.
+    #[arg(long, env = "CHAT_ADMIN_UI", value_parser = clap::builder::FalseyValueParser::new())]
+    pub admin_ui: bool,
+
+    /// The Admin UI's username.
+    #[arg(long, env = "CHAT_ADMIN_USERNAME")]
+    pub admin_username: Option<String>,
+
+    /// From `ADMIN_PASSWORD_HASH` only (a bcrypt hash, e.g. from `htpasswd -nbBC 10 "" PASSWORD`):
+    /// never a plaintext flag.
+    #[arg(skip = std::env::var("ADMIN_PASSWORD_HASH").ok().filter(|s| !s.is_empty()))]
+    pub admin_password_hash: Option<String>,
+
+    /// The Admin UI's namespace.
+    #[arg(long, env = "CHAT_ADMIN_NAMESPACE", default_value = "/admin")]
+    pub admin_namespace: String,
+
+    /// The dashboard may look but not join, leave, disconnect or emit.
+    #[arg(long, env = "CHAT_ADMIN_READONLY", value_parser = clap::builder::FalseyValueParser::new())]
+    pub admin_readonly: bool,
 
     /// Serve `/metrics` on this address (e.g. `127.0.0.1:9100`) instead of the main port: the
     /// safer choice, since it keeps the numbers off the address clients reach.

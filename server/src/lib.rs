@@ -6,6 +6,7 @@
 //! binds, so tests start the real server on port 0.
 
 pub mod adapter;
+pub mod admin;
 pub mod auth;
 pub mod client_addr;
 pub mod config;
@@ -52,6 +53,8 @@ pub enum ServerError {
     Auth(#[from] auth::AuthError),
     #[error(transparent)]
     Adapter(#[from] adapter::AdapterError),
+    #[error("--admin-ui: {0}")]
+    Admin(String),
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -107,6 +110,7 @@ impl Server {
             .await
             .map_err(|e| auth::AuthError::Hash(e.to_string()))??;
         let (writer, writer_task) = MessageWriter::spawn(store.clone(), WRITE_QUEUE);
+        let admin = admin_side(&config)?.map(Arc::new);
         let tasks = TaskTracker::new();
         let shutdown = CancellationToken::new();
         let state = AppState {
@@ -125,6 +129,7 @@ impl Server {
             adapter,
             tasks,
             shutdown,
+            admin,
             config,
         };
         Ok(Self { state, writer_task, backend })
@@ -154,6 +159,9 @@ impl Server {
             Backend::Local => {
                 let (layer, io) = builder.build_layer();
                 socket::register(&io);
+                if let Some(admin) = &serving.state.admin {
+                    admin::register(&io, admin);
+                }
                 serving.run(layer, io, shutdown).await
             }
             Backend::Redis(driver) => {
@@ -191,6 +199,9 @@ impl Serving {
     {
         let (layer, io) = builder.build_layer();
         socket::register(&io).await.map_err(|e| AdapterError::Start(e.to_string()))?;
+        if let Some(admin) = &self.state.admin {
+            admin::register(&io, admin).await.map_err(|e| AdapterError::Start(e.to_string()))?;
+        }
         self.run(layer, io, shutdown).await
     }
 
@@ -227,6 +238,10 @@ impl Serving {
             }
             None => None,
         };
+        let stats = state
+            .admin
+            .clone()
+            .map(|admin| tokio::spawn(admin::send_stats(io.clone(), admin, state.shutdown.clone())));
         let sweeper = tokio::spawn({
             let limits = state.limits.clone();
             async move {
@@ -261,6 +276,9 @@ impl Serving {
             .await;
 
         sweeper.abort();
+        if let Some(stats) = stats {
+            stats.abort();
+        }
         if let Some(metrics_server) = metrics_server {
             metrics_server.abort();
         }
@@ -269,6 +287,42 @@ impl Serving {
         writer_task.abort();
         served.map_err(ServerError::from)
     }
+}
+
+/// The Admin UI's side, when `--admin-ui` asks for it and has what it needs.
+fn admin_side(config: &Config) -> Result<Option<admin::Admin>, ServerError> {
+    if !config.admin_ui {
+        return Ok(None);
+    }
+    let username =
+        config.admin_username.clone().ok_or(ServerError::Admin("needs --admin-username".into()))?;
+    let hash = config
+        .admin_password_hash
+        .clone()
+        .ok_or(ServerError::Admin("needs the password's bcrypt hash in ADMIN_PASSWORD_HASH".into()))?;
+    if hash.parse::<bcrypt::HashParts>().is_err() {
+        return Err(ServerError::Admin(
+            "ADMIN_PASSWORD_HASH must be a bcrypt hash ($2a$, $2b$ or $2y$)".into(),
+        ));
+    }
+    if !config.admin_namespace.starts_with('/') || config.admin_namespace == "/" {
+        return Err(ServerError::Admin(format!(
+            "namespace {:?} must start with / and not be /",
+            config.admin_namespace
+        )));
+    }
+    if config.cors_origins.is_empty() {
+        tracing::info!(
+            "Admin UI on {}: only a dashboard served from this origin can reach it (see --cors-origin)",
+            config.admin_namespace
+        );
+    }
+    Ok(Some(admin::Admin::new(admin::AdminConfig {
+        namespace: config.admin_namespace.clone(),
+        username,
+        password_hash: hash,
+        readonly: config.admin_readonly,
+    })))
 }
 
 /// Creates the data dir if needed (owner-only: it holds password hashes and the JWT secret)

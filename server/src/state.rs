@@ -13,6 +13,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     adapter::AdapterStatus,
+    admin::Admin,
     auth::{LoginThrottle, Tokens},
     config::Config,
     socket::history::History,
@@ -42,6 +43,8 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// Cancelled when shutdown begins: workers finish what is queued, new events are refused.
     pub shutdown: CancellationToken,
+    /// The Admin UI's side, when `--admin-ui` is on.
+    pub admin: Option<Arc<Admin>>,
 }
 
 /// Rate and connection limits shared by all clients. Each is `None` under `--no-rate-limits`.

@@ -5,7 +5,11 @@ mod harness;
 
 use std::time::Duration;
 
-use harness::{PASSWORD, WAIT, cluster::Node, eventually, unique_name};
+use harness::{
+    PASSWORD, WAIT,
+    cluster::{Node, run_to_exit_with},
+    eventually, unique_name,
+};
 use serde_json::{Value, json};
 use shared::{api, defaults, errors, events};
 
@@ -108,5 +112,32 @@ async fn json_logs_have_an_access_line_per_request_and_no_secret() {
     assert!(access.is_some(), "an access line for the login: {log:#?}");
     for line in &log {
         assert!(!line.contains(PASSWORD) && !line.contains(&token), "a secret in {line}");
+    }
+}
+
+#[test]
+fn the_admin_ui_refuses_to_start_without_what_it_needs() {
+    let dir = tempfile::tempdir().expect("data dir");
+    let bcrypt = "$2b$10$ZTanUj0E2Q1kH6wIB9nC4.AZfgFW9RsRI1HSvVn5KYNNx5sZbAi3q";
+    /// Flags, environment, what the refusal says.
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 4] = [
+        (&["--admin-ui"], &[], "needs --admin-username"),
+        (&["--admin-ui", "--admin-username", "a"], &[], "ADMIN_PASSWORD_HASH"),
+        (
+            &["--admin-ui", "--admin-username", "a"],
+            &[("ADMIN_PASSWORD_HASH", "plaintext")],
+            "must be a bcrypt hash",
+        ),
+        (
+            &["--admin-ui", "--admin-username", "a", "--admin-namespace", "/"],
+            &[("ADMIN_PASSWORD_HASH", bcrypt)],
+            "must start with / and not be /",
+        ),
+    ];
+    for (args, env, expected) in cases {
+        let (status, stderr) = run_to_exit_with(dir.path(), args, env);
+        assert!(!status.success(), "{args:?} started");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
 }

@@ -38,6 +38,9 @@ pub async fn authenticate<A: Adapter>(
         Ok(()) => {
             telemetry::count_one(telemetry::CONNECTS);
             telemetry::sockets(1.0);
+            if let Some(admin) = &state.admin {
+                admin.count("rawConnection", None);
+            }
         }
         Err(rejection) => {
             tracing::info!(sid = %socket.id, "connection refused: {rejection}");

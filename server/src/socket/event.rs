@@ -124,6 +124,9 @@ impl<A: Adapter, E: ClientEvent> MessageHandler<A, Queued> for Inbox<E> {
         let Ok(ack) = AckSender::from_message_parts(&s, &mut v, &ack_id);
         let socket = SocketRef::from(s);
         let Some(session) = socket.extensions.get::<Arc<Session<A>>>() else { return };
+        if let Some(admin) = &session.admin {
+            admin.count("packetsIn", None);
+        }
         if session.shutting_down() {
             return reply(E::NAME, &socket, ack, Err::<E::Ack, _>(errors::SERVICE_UNAVAILABLE.to_string()));
         }

@@ -42,6 +42,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    admin::Admin,
     state::{AppState, ConnectionSlot},
     telemetry,
 };
@@ -74,6 +75,8 @@ pub struct Session<A: Adapter> {
     pub order: history::SenderOrder,
     /// The server's shutdown: events that arrive after it began are refused.
     shutdown: CancellationToken,
+    /// The Admin UI's counters, when it is on.
+    pub admin: Option<Arc<Admin>>,
     /// Released when the socket is dropped.
     _slot: Option<ConnectionSlot>,
 }
@@ -99,6 +102,7 @@ impl<A: Adapter> Session<A> {
             closed: Notify::new(),
             order: history::SenderOrder::default(),
             shutdown: state.shutdown.clone(),
+            admin: state.admin.clone(),
             _slot: slot,
         }
     }
@@ -197,6 +201,9 @@ async fn on_disconnect<A: Adapter>(
     tracing::info!(sid = %socket.id, user = %session.username, ?reason, "disconnected");
     telemetry::sockets(-1.0);
     telemetry::count(telemetry::DISCONNECTS, "reason", format!("{reason:?}"));
+    if let Some(admin) = &session.admin {
+        admin.count("rawDisconnection", Some(format!("{reason:?}")));
+    }
     session.closed.notify_one();
 }
 

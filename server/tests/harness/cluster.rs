@@ -85,11 +85,18 @@ pub struct Node {
 /// Runs `chat-server` in `data_dir` with `args` until it exits (it must, within 20 s): its
 /// status and stderr.
 pub fn run_to_exit(data_dir: &Path, args: &[&str]) -> (ExitStatus, String) {
+    run_to_exit_with(data_dir, args, &[])
+}
+
+/// [`run_to_exit`] with environment variables of the test's choosing.
+pub fn run_to_exit_with(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (ExitStatus, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
         .args(["--host", "127.0.0.1", "--port", "0", "--data-dir"])
         .arg(data_dir)
         .args(args)
         .env_remove("JWT_SECRET")
+        .env_remove("ADMIN_PASSWORD_HASH")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
