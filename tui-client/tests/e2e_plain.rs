@@ -185,17 +185,8 @@ fn piped_lines_beyond_the_rate_limit_are_paced_not_lost_and_refusals_print_once(
     let home = Home::new();
     signup(&home, &url, "pam");
     let lines: Vec<String> = (0..45).map(|i| format!("line {i}")).collect();
-    let mut child = home
-        .command(&["--server", &url, "--room", "paced", "--plain"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut stdin = child.stdin.take().expect("stdin");
-    std::io::Write::write_all(&mut stdin, (lines.join("\n") + "\n").as_bytes()).expect("write");
-    drop(stdin);
-    let out = wait_output(child);
+    let out =
+        run_with_input(&home, &["--server", &url, "--room", "paced", "--plain"], &(lines.join("\n") + "\n"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains(shared::errors::RATE_LIMITED), "{stderr}");
@@ -206,21 +197,26 @@ fn piped_lines_beyond_the_rate_limit_are_paced_not_lost_and_refusals_print_once(
     // A refusal the client cannot fix is printed once, not as an error event and again as a
     // failed ack.
     let long = "x".repeat(shared::defaults::MAX_MESSAGE_BYTES + 1);
-    let mut child = home
-        .command(&["--server", &url, "--room", "paced", "--plain"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut stdin = child.stdin.take().expect("stdin");
-    std::io::Write::write_all(&mut stdin, format!("{long}\n").as_bytes()).expect("write");
-    drop(stdin);
-    let out = wait_output(child);
+    let out = run_with_input(&home, &["--server", &url, "--room", "paced", "--plain"], &format!("{long}\n"));
     assert_eq!(out.status.code(), Some(1));
     let too_long = shared::errors::message_too_long(shared::defaults::MAX_MESSAGE_BYTES);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.matches(&too_long).count(), 1, "{stderr}");
+}
+
+/// Runs chat-tui with `args`, `input` on its stdin (then closed): its output once it exits.
+fn run_with_input(home: &Home, args: &[&str], input: &str) -> std::process::Output {
+    let mut child = home
+        .command(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    std::io::Write::write_all(&mut stdin, input.as_bytes()).expect("write");
+    drop(stdin);
+    wait_output(child)
 }
 
 /// `wait_with_output` with a timeout: the child's stdin is closed first.

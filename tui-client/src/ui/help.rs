@@ -4,7 +4,6 @@ use ratatui::{
     buffer::Buffer,
     layout::Rect,
     style::{Modifier, Style},
-    widgets::{Block, Borders, Clear, Widget},
 };
 
 use crate::{commands, keymap, wrap};
@@ -29,17 +28,7 @@ pub fn render(screen: Rect, buf: &mut Buffer) {
     };
     let tallest = columns.iter().map(Vec::len).max().unwrap_or(0);
     let width = screen.width.saturating_sub(4).min(if one_column { 72 } else { 110 });
-    let height = (tallest as u16 + 2).min(screen.height);
-    let area = Rect::new(
-        screen.x + (screen.width - width) / 2,
-        screen.y + (screen.height - height) / 2,
-        width,
-        height,
-    );
-    Clear.render(area, buf);
-    let block = Block::default().borders(Borders::ALL).title(" help · Esc or F1 closes ");
-    let inner = block.inner(area);
-    block.render(area, buf);
+    let inner = super::overlay(screen, width, tallest as u16 + 2, " help · Esc or F1 closes ", buf);
     let column_width = usize::from(inner.width) / columns.len();
     let key_width = KEY_WIDTH.min(column_width * 2 / 5);
     let bold = Style::default().add_modifier(Modifier::BOLD);

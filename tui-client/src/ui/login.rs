@@ -4,7 +4,6 @@ use ratatui::{
     buffer::Buffer,
     layout::{Position, Rect},
     style::{Color, Modifier, Style},
-    widgets::{Block, Borders, Clear, Widget},
 };
 
 use crate::{
@@ -14,19 +13,8 @@ use crate::{
 
 /// Draws `form` centred in `screen`; returns where the cursor belongs.
 pub fn render(form: &LoginForm, server: &str, screen: Rect, buf: &mut Buffer) -> Option<Position> {
-    let width = screen.width.min(60);
-    let height = screen.height.min(if form.signup { 10 } else { 9 });
-    let area = Rect::new(
-        screen.x + (screen.width - width) / 2,
-        screen.y + (screen.height - height) / 2,
-        width,
-        height,
-    );
-    Clear.render(area, buf);
     let title = if form.signup { " Sign up " } else { " Log in " };
-    let block = Block::default().borders(Borders::ALL).title(title);
-    let inner = block.inner(area);
-    block.render(area, buf);
+    let inner = super::overlay(screen, 60, if form.signup { 10 } else { 9 }, title, buf);
     let mut rows: Vec<(String, Style)> =
         vec![(wrap::truncate(server, usize::from(inner.width)), Style::default().fg(Color::DarkGray))];
     let mut cursor = None;

@@ -51,6 +51,30 @@ pub fn areas(area: Rect) -> Areas {
     }
 }
 
+/// An overlay box of `width` × `height` (cut to the screen) in the middle of `screen`, cleared
+/// and framed with `title`: the area inside the frame.
+pub fn overlay(
+    screen: Rect,
+    width: u16,
+    height: u16,
+    title: &str,
+    buf: &mut ratatui::buffer::Buffer,
+) -> Rect {
+    use ratatui::widgets::{Block, Borders, Clear, Widget};
+    let (width, height) = (width.min(screen.width), height.min(screen.height));
+    let area = Rect::new(
+        screen.x + (screen.width - width) / 2,
+        screen.y + (screen.height - height) / 2,
+        width,
+        height,
+    );
+    Clear.render(area, buf);
+    let block = Block::default().borders(Borders::ALL).title(title);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    inner
+}
+
 /// The message pane's size on a terminal of `width` × `height`, for the app's scrolling.
 pub fn message_pane_size(width: u16, height: u16) -> (u16, u16) {
     let m = areas(Rect::new(0, 0, width, height)).messages;
