@@ -15,16 +15,19 @@ const HASH = bcrypt.hashSync(ADMIN_PASSWORD, 10);
 
 let server;
 let readonly;
+let development;
 
 before(async () => {
   const args = ['--admin-ui', '--admin-username', ADMIN];
   server = await startChatServer(args, { ADMIN_PASSWORD_HASH: HASH });
   readonly = await startChatServer([...args, '--admin-readonly'], { ADMIN_PASSWORD_HASH: HASH });
+  development = await startChatServer([...args, '--admin-mode', 'development'], { ADMIN_PASSWORD_HASH: HASH });
 });
 
 after(() => {
   server?.stop();
   readonly?.stop();
+  development?.stop();
 });
 
 const dashboard = (base, auth) => io(`${base}/admin`, { reconnection: false, forceNew: true, transports: ['websocket'], auth });
@@ -61,9 +64,11 @@ test('a dashboard gets a session, the config and server_stats, and can reconnect
     d.disconnect();
     // The session lets the dashboard back in without the password.
     const again = dashboard(server.base, { sessionId });
+    // Listened for before the connection: the config follows the CONNECT at once.
+    const againConfig = once(again, 'config');
     try {
       await once(again, 'connect');
-      assert.ok((await once(again, 'config')).supportedFeatures.includes('JOIN'));
+      assert.ok((await againConfig).supportedFeatures.includes('JOIN'));
     } finally {
       again.disconnect();
     }
@@ -105,8 +110,9 @@ test('read-only mode offers no operation and performs none', async () => {
   const chat = connect(readonly.base, { auth: { token: user.token }, transports: ['websocket'] });
   await once(chat, 'connect');
   const d = dashboard(readonly.base, { username: ADMIN, password: ADMIN_PASSWORD });
+  const config = once(d, 'config');
   try {
-    assert.deepEqual((await once(d, 'config')).supportedFeatures, ['AGGREGATED_EVENTS']);
+    assert.deepEqual((await config).supportedFeatures, ['AGGREGATED_EVENTS']);
     d.emit('_disconnect', '/', true, chat.id);
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(chat.connected, true);
@@ -115,5 +121,48 @@ test('read-only mode offers no operation and performs none', async () => {
   } finally {
     d.disconnect();
     chat.disconnect();
+  }
+});
+
+test('development mode: all sockets on login, then sockets, rooms and events live', async () => {
+  const user = await newUser(development.base);
+  const early = connect(development.base, { auth: { token: user.token }, transports: ['websocket'] });
+  // Its join notice: the socket is in its room by then.
+  await once(early, ev.CHAT_MESSAGE, (m) => !m.username);
+  const d = dashboard(development.base, { username: ADMIN, password: ADMIN_PASSWORD });
+  const config = once(d, 'config');
+  const all = once(d, 'all_sockets');
+  const seen = [];
+  d.onAny((event, ...args) => seen.push([event, ...args]));
+  const waitFor = async (what, pred) => {
+    for (let waited = 0; !seen.some(pred); waited += 50) {
+      assert.ok(waited < WAIT_MS, `${what}; seen ${JSON.stringify(seen.map((e) => e[0]))}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  let late;
+  try {
+    assert.ok((await config).supportedFeatures.includes('ALL_EVENTS'));
+    const sockets = await all;
+    const mine = sockets.find((s) => s.id === early.id);
+    assert.ok(mine, `the early socket in all_sockets: ${JSON.stringify(sockets)}`);
+    assert.equal(mine.nsp, '/');
+    assert.ok(mine.rooms.includes('public'), JSON.stringify(mine.rooms));
+    assert.equal(mine.handshake.headers.authorization, undefined);
+
+    late = connect(development.base, { auth: { token: user.token }, transports: ['websocket'] });
+    await once(late, 'connect');
+    await waitFor('socket_connected', ([e, s]) => e === 'socket_connected' && s.id === late.id);
+    await late.timeout(WAIT_MS).emitWithAck(ev.CHAT_JOIN, 'dev-mode');
+    await waitFor('room_joined', ([e, nsp, room, id]) => e === 'room_joined' && room === 'dev-mode' && id === late.id);
+    late.emit(ev.CHAT_MESSAGE, 'seen by the dashboard');
+    await waitFor('event_received', ([e, nsp, id, args]) => e === 'event_received' && id === late.id && args[1] === 'seen by the dashboard');
+    const lateId = late.id;
+    late.disconnect();
+    await waitFor('socket_disconnected', ([e, nsp, id]) => e === 'socket_disconnected' && id === lateId);
+  } finally {
+    d.disconnect();
+    early.disconnect();
+    late?.disconnect();
   }
 });

@@ -6,6 +6,12 @@
 //!
 //! With several nodes, every node sends its own `server_stats` through the adapter, so the
 //! dashboard sees them all, and the operations reach the sockets of every node.
+//!
+//! Development mode (`--admin-mode development`) adds what the dashboard's socket and room pages
+//! need: `all_sockets` on login, then `socket_connected`, `socket_disconnected`, `room_joined`,
+//! `room_left` and `event_received` (with the event's arguments: message text reaches the
+//! dashboard, hence a warning at start). Not sent: `socket_updated` (transport upgrades) and
+//! `event_sent`, for which socketioxide has no outgoing hook.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -42,7 +48,12 @@ pub struct AdminConfig {
     /// bcrypt, as the Node module takes it (`ADMIN_PASSWORD_HASH`).
     pub password_hash: String,
     pub readonly: bool,
+    /// Development mode: every socket and event live on the dashboard.
+    pub development: bool,
 }
+
+/// Sends an event with its arguments to every dashboard (set once the namespace exists).
+type Emitter = Box<dyn Fn(&'static str, Vec<Value>) + Send + Sync>;
 
 /// One line of the dashboard's event chart: the second (epoch milliseconds), the type and its
 /// sub-type (a disconnection's reason).
@@ -56,6 +67,7 @@ pub struct Admin {
     events: Mutex<HashMap<EventKey, u64>>,
     server_id: String,
     hostname: String,
+    emitter: std::sync::OnceLock<Emitter>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +90,7 @@ impl Admin {
             events: Mutex::new(HashMap::new()),
             server_id: format!("{hostname}#{}", std::process::id()),
             hostname,
+            emitter: std::sync::OnceLock::new(),
         }
     }
 
@@ -116,7 +129,40 @@ impl Admin {
             vec!["EMIT", "JOIN", "LEAVE", "DISCONNECT", "MJOIN", "MLEAVE", "MDISCONNECT"]
         };
         features.push("AGGREGATED_EVENTS");
+        if self.config.development {
+            features.push("ALL_EVENTS");
+        }
         features
+    }
+
+    /// In development mode, sends `event` with `args` to every dashboard; nothing otherwise.
+    pub fn live(&self, event: &'static str, args: impl FnOnce() -> Vec<Value>) {
+        if self.config.development
+            && let Some(emit) = self.emitter.get()
+        {
+            emit(event, args());
+        }
+    }
+
+    /// Connects [`Self::live`] to the admin namespace of `io`.
+    pub fn attach<A: Adapter>(&self, io: &SocketIo<A>) {
+        let (io, namespace) = (io.clone(), self.config.namespace.clone());
+        let emit = move |event: &'static str, args: Vec<Value>| {
+            let Some(ops) = io.of(&namespace) else { return };
+            tokio::spawn(async move {
+                let sent = match args.as_slice() {
+                    [a] => ops.emit(event, a).await,
+                    [a, b] => ops.emit(event, &(a, b)).await,
+                    [a, b, c] => ops.emit(event, &(a, b, c)).await,
+                    [a, b, c, d, ..] => ops.emit(event, &(a, b, c, d)).await,
+                    [] => ops.emit(event, &()).await,
+                };
+                if let Err(e) = sent {
+                    tracing::debug!("admin {event} not sent: {e}");
+                }
+            });
+        };
+        let _ = self.emitter.set(Box::new(emit));
     }
 }
 
@@ -158,6 +204,10 @@ async fn on_connect<A: Adapter>(socket: SocketRef<A>, io: SocketIo<A>, State(sta
         let _ = socket.emit("session", &id);
     }
     let _ = socket.emit("config", &json!({ "supportedFeatures": admin.features() }));
+    if admin.config.development {
+        let main = io.of("/").map(|ops| ops.sockets()).unwrap_or_default();
+        let _ = socket.emit("all_sockets", &main.iter().map(serialize).collect::<Vec<_>>());
+    }
     if admin.config.readonly {
         return;
     }
@@ -173,6 +223,51 @@ async fn on_connect<A: Adapter>(socket: SocketRef<A>, io: SocketIo<A>, State(sta
             }
         });
     }
+}
+
+/// A socket as the dashboard shows it (the Node module's `SerializedSocket`): its id, transport,
+/// handshake (headers without cookies or authorization, query, address, URL) and rooms.
+pub fn serialize<A: Adapter>(socket: &SocketRef<A>) -> Value {
+    let parts = socket.req_parts();
+    let headers: serde_json::Map<String, Value> = parts
+        .headers
+        .iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "cookie" | "authorization"))
+        .map(|(name, value)| (name.to_string(), Value::String(value.to_str().unwrap_or_default().to_owned())))
+        .collect();
+    let query: serde_json::Map<String, Value> =
+        form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect();
+    let address = parts.extensions.get::<crate::client_addr::ClientAddr>().map(|a| a.0.to_string());
+    let transport = match socket.transport_type() {
+        TransportType::Polling => "polling",
+        TransportType::Websocket => "websocket",
+    };
+    let id = socket.id.to_string();
+    json!({
+        "id": id,
+        "clientId": id,
+        "transport": transport,
+        "nsp": "/",
+        "data": {},
+        "handshake": {
+            "address": address,
+            "headers": headers,
+            "query": query,
+            "issued": chrono::Utc::now().timestamp_millis(),
+            "secure": false,
+            "time": chrono::Utc::now().to_rfc2822(),
+            "url": parts.uri.to_string(),
+            "xdomain": parts.headers.contains_key("origin"),
+        },
+        "rooms": socket.rooms().iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+    })
+}
+
+/// The time of a live event, as the Node module sends a `Date`.
+pub fn now() -> Value {
+    Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
 /// A room the dashboard names: a socket id means that socket (its `sid:` room here).

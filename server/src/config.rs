@@ -6,6 +6,13 @@ use clap::Parser;
 
 use crate::{adapter::AdapterKind, client_addr::ProxyNet};
 
+/// The Admin UI's mode (`--admin-mode`), as the Node module names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AdminMode {
+    Production,
+    Development,
+}
+
 /// How log lines are written (`--log-format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -151,6 +158,11 @@ pub struct Config {
     /// The Admin UI's namespace.
     #[arg(long, env = "CHAT_ADMIN_NAMESPACE", default_value = "/admin")]
     pub admin_namespace: String,
+
+    /// `production` (stats and operations) or `development` (also every socket, room and event
+    /// live, with message text: use it on trusted networks only).
+    #[arg(long, env = "CHAT_ADMIN_MODE", value_enum, default_value_t = AdminMode::Production)]
+    pub admin_mode: AdminMode,
 
     /// The dashboard may look but not join, leave, disconnect or emit.
     #[arg(long, env = "CHAT_ADMIN_READONLY", value_parser = clap::builder::FalseyValueParser::new())]

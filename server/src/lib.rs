@@ -161,6 +161,7 @@ impl Server {
                 socket::register(&io);
                 if let Some(admin) = &serving.state.admin {
                     admin::register(&io, admin);
+                    admin.attach(&io);
                 }
                 serving.run(layer, io, shutdown).await
             }
@@ -201,6 +202,7 @@ impl Serving {
         socket::register(&io).await.map_err(|e| AdapterError::Start(e.to_string()))?;
         if let Some(admin) = &self.state.admin {
             admin::register(&io, admin).await.map_err(|e| AdapterError::Start(e.to_string()))?;
+            admin.attach(&io);
         }
         self.run(layer, io, shutdown).await
     }
@@ -311,6 +313,11 @@ fn admin_side(config: &Config) -> Result<Option<admin::Admin>, ServerError> {
             config.admin_namespace
         )));
     }
+    if config.admin_mode == config::AdminMode::Development {
+        tracing::warn!(
+            "Admin UI in development mode: every event, message text included, reaches the dashboard"
+        );
+    }
     if config.cors_origins.is_empty() {
         tracing::info!(
             "Admin UI on {}: only a dashboard served from this origin can reach it (see --cors-origin)",
@@ -322,6 +329,7 @@ fn admin_side(config: &Config) -> Result<Option<admin::Admin>, ServerError> {
         username,
         password_hash: hash,
         readonly: config.admin_readonly,
+        development: config.admin_mode == config::AdminMode::Development,
     })))
 }
 

@@ -139,7 +139,19 @@ impl<A: Adapter, E: ClientEvent> MessageHandler<A, Queued> for Inbox<E> {
             return reply(E::NAME, &socket, ack, Err::<E::Ack, _>(errors::RATE_LIMITED.to_string()));
         };
         // Arguments that cannot even be read (a broken binary attachment) count as none.
-        let args = E::Args::from_args(args.map(|a| a.0).unwrap_or_default());
+        let args = args.map(|a| a.0).unwrap_or_default();
+        if let Some(admin) = &session.admin {
+            admin.live("event_received", || {
+                let event = std::iter::once(Value::from(E::NAME)).chain(args.iter().cloned()).collect();
+                vec![
+                    Value::from("/"),
+                    Value::from(socket.id.to_string()),
+                    Value::Array(event),
+                    crate::admin::now(),
+                ]
+            });
+        }
+        let args = E::Args::from_args(args);
         slot.send(Box::new(move |cx| Box::pin(run::<E, A>(cx, args, ack))));
     }
 }

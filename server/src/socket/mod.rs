@@ -165,6 +165,11 @@ async fn on_connect<A: Adapter>(
             let cx = Arc::new(Cx { socket, io, state, session });
             let home_room = cx.session.home_room.clone();
             rooms::enter(&cx, &home_room).await;
+            if let Some(admin) = &cx.session.admin {
+                admin.live("socket_connected", || {
+                    vec![crate::admin::serialize(&cx.socket), crate::admin::now()]
+                });
+            }
             let Some(inbox) = cx.session.inbox_rx.lock().unwrap_or_else(|p| p.into_inner()).take() else {
                 return;
             };
@@ -203,6 +208,14 @@ async fn on_disconnect<A: Adapter>(
     telemetry::count(telemetry::DISCONNECTS, "reason", format!("{reason:?}"));
     if let Some(admin) = &session.admin {
         admin.count("rawDisconnection", Some(format!("{reason:?}")));
+        admin.live("socket_disconnected", || {
+            vec![
+                serde_json::json!("/"),
+                serde_json::json!(socket.id.to_string()),
+                serde_json::json!(format!("{reason:?}")),
+                crate::admin::now(),
+            ]
+        });
     }
     session.closed.notify_one();
 }

@@ -1,7 +1,7 @@
 //! `chat.join` and `chat.leave`, and entering a room (on connect and on join).
 
 use chrono::Utc;
-use serde_json::Value;
+use serde_json::{Value, json};
 use shared::{
     errors, events,
     payload::{RoomAck, SystemMessage},
@@ -57,6 +57,11 @@ impl ClientEvent for Leave {
             return Err(errors::not_in_room(&room)).into();
         }
         cx.socket.leave(room.clone());
+        if let Some(admin) = &cx.session.admin {
+            admin.live("room_left", || {
+                vec![json!("/"), json!(room), json!(cx.socket.id.to_string()), crate::admin::now()]
+            });
+        }
         Ok(RoomAck::room(room)).into()
     }
 }
@@ -74,6 +79,11 @@ pub async fn enter<A: Adapter>(cx: &Cx<A>, room: &str) {
     let sent = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let notice = SystemMessage::joined(&cx.session.username, room, sent);
     history::broadcast(&cx.io, room, &notice).await;
+    if let Some(admin) = &cx.session.admin {
+        admin.live("room_joined", || {
+            vec![json!("/"), json!(room), json!(cx.socket.id.to_string()), crate::admin::now()]
+        });
+    }
 }
 
 #[cfg(test)]
