@@ -35,7 +35,8 @@ function freePort() {
 async function listening(port) {
   const deadline = Date.now() + 10000;
   for (;;) {
-    const ok = await fetch(`http://127.0.0.1:${port}${api.HEALTH_PATH}`).then(() => true, () => false);
+    // nginx's own answer (it names the node), not whatever else might hold the port.
+    const ok = await fetch(`http://127.0.0.1:${port}${api.HEALTH_PATH}`).then((r) => r.headers.has('x-chat-node'), () => false);
     if (ok) return;
     if (Date.now() > deadline) throw new Error(`nothing listens on ${port}`);
     await new Promise((r) => setTimeout(r, 50));
