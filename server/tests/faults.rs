@@ -41,10 +41,13 @@ async fn a_full_disk_refuses_writes_keeps_serving_reads_and_recovers() {
     let mut socket = node.connect_raw(&alice.token, "disk", None).await.expect("connect");
     let stored = send_until_refused(&mut socket, 20_000).await;
     assert!(!stored.is_empty(), "some messages fitted");
-    assert!(
-        node.log_lines("size limit").len() + node.log_lines("not stored").len() > 0,
-        "the operator is told"
-    );
+    // The log is read by a thread of its own: give the line a moment to arrive.
+    let told = || node.log_lines("size limit").len() + node.log_lines("not stored").len() > 0;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !told() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(told(), "the operator is told");
 
     // Reads keep working: a login, a lookup, and history for a new member.
     let token = node.login_token(&alice.username, harness::PASSWORD).await;
