@@ -68,7 +68,7 @@ async fn a_full_disk_refuses_writes_keeps_serving_reads_and_recovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_in_a_burst_then_restart_keeps_every_acked_message_once_in_order() {
-    const BURST: usize = 3000;
+    const BURST: usize = 6000;
     let node = Node::start(&["--no-rate-limits".into(), "--history".into(), BURST.to_string()]).await;
     let alice = node.user("alice").await;
     let mut sender = node.connect_raw(&alice.token, "burst", None).await.expect("connect");
@@ -84,9 +84,9 @@ async fn kill_9_in_a_burst_then_restart_keeps_every_acked_message_once_in_order(
             .filter_map(|answer| answer[0]["id"].as_str().map(str::to_owned))
             .collect()
     };
-    // Die once a sixth of the burst is acked, with the rest in flight.
+    // Die once a tenth of the burst is acked, with the rest in flight.
     let mut packets = Vec::new();
-    while acks(&packets).len() < BURST / 6 {
+    while acks(&packets).len() < BURST / 10 {
         let more = sender.read_packets(100, WAIT).await;
         assert!(!more.is_empty(), "the burst stalled after {} acks", acks(&packets).len());
         packets.extend(more);
