@@ -6,7 +6,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import bcrypt from 'bcryptjs';
 import { io } from 'socket.io-client';
-import { WAIT_MS, connect, newUser, once, startChatServer } from './harness.mjs';
+import { join } from 'node:path';
+import { WAIT_MS, connect, here, newUser, once, startChatServer } from './harness.mjs';
 import { ev } from './shared.mjs';
 
 const ADMIN = 'admin';
@@ -19,7 +20,9 @@ let development;
 
 before(async () => {
   const args = ['--admin-ui', '--admin-username', ADMIN];
-  server = await startChatServer(args, { ADMIN_PASSWORD_HASH: HASH });
+  // The dashboard's own files, from the npm package this folder installs.
+  const ui = join(here, 'node_modules', '@socket.io', 'admin-ui', 'ui', 'dist');
+  server = await startChatServer([...args, '--admin-ui-dir', ui], { ADMIN_PASSWORD_HASH: HASH });
   readonly = await startChatServer([...args, '--admin-readonly'], { ADMIN_PASSWORD_HASH: HASH });
   development = await startChatServer([...args, '--admin-mode', 'development'], { ADMIN_PASSWORD_HASH: HASH });
 });
@@ -165,4 +168,19 @@ test('development mode: all sockets on login, then sockets, rooms and events liv
     early.disconnect();
     late?.disconnect();
   }
+});
+
+test('the server serves the dashboard itself under /admin-ui/', async () => {
+  const page = await fetch(`${server.base}/admin-ui/`);
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get('content-type'), /text\/html/);
+  assert.match(await page.text(), /<title>Socket.IO Admin UI<\/title>/);
+  const icon = await fetch(`${server.base}/admin-ui/favicon.png`);
+  assert.equal(icon.status, 200);
+  assert.equal(icon.headers.get('content-type'), 'image/png');
+  const bare = await fetch(`${server.base}/admin-ui`, { redirect: 'manual' });
+  assert.equal(bare.status, 308);
+  assert.equal(bare.headers.get('location'), '/admin-ui/');
+  // Not without --admin-ui-dir.
+  assert.equal((await fetch(`${readonly.base}/admin-ui/`)).status, 404);
 });

@@ -155,6 +155,11 @@ pub struct Config {
     #[arg(skip = std::env::var("ADMIN_PASSWORD_HASH").ok().filter(|s| !s.is_empty()))]
     pub admin_password_hash: Option<String>,
 
+    /// Serve the dashboard itself under `/admin-ui/` from this folder: the `ui/dist` of the
+    /// `@socket.io/admin-ui` npm package (`npm install @socket.io/admin-ui@0.5.1`).
+    #[arg(long, env = "CHAT_ADMIN_UI_DIR")]
+    pub admin_ui_dir: Option<PathBuf>,
+
     /// The Admin UI's namespace.
     #[arg(long, env = "CHAT_ADMIN_NAMESPACE", default_value = "/admin")]
     pub admin_namespace: String,

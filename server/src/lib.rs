@@ -313,6 +313,14 @@ fn admin_side(config: &Config) -> Result<Option<admin::Admin>, ServerError> {
             config.admin_namespace
         )));
     }
+    if let Some(dir) = &config.admin_ui_dir
+        && !dir.join("index.html").is_file()
+    {
+        return Err(ServerError::Admin(format!(
+            "--admin-ui-dir {} has no index.html (it is the ui/dist of @socket.io/admin-ui)",
+            dir.display()
+        )));
+    }
     if config.admin_mode == config::AdminMode::Development {
         tracing::warn!(
             "Admin UI in development mode: every event, message text included, reaches the dashboard"

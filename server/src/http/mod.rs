@@ -7,25 +7,29 @@ use std::time::Duration;
 
 use axum::{
     Extension, Json, Router,
-    extract::{DefaultBodyLimit, Request, State},
+    extract::{DefaultBodyLimit, OriginalUri, Request, State},
     http::{StatusCode, header},
     middleware::{self, Next},
-    response::{IntoResponse, Response},
+    response::{IntoResponse, Redirect, Response},
     routing::get,
 };
 use governor::clock::{Clock, DefaultClock};
 use shared::{api, errors};
 
 use self::error::ApiError;
-use tower::ServiceBuilder;
+use tower::{ServiceBuilder, ServiceExt};
 use tower_http::{
     LatencyUnit,
     catch_panic::CatchPanicLayer,
+    services::ServeDir,
     timeout::TimeoutLayer,
     trace::{DefaultOnResponse, TraceLayer},
 };
 
 use crate::{adapter::AdapterKind, client_addr::ClientAddr, state::AppState, telemetry};
+
+/// Where the Admin UI's own files are served (`--admin-ui-dir`).
+pub const ADMIN_UI_PATH: &str = "/admin-ui";
 
 /// Longest an API request may take (a password hash takes well under a second).
 const API_TIMEOUT: Duration = Duration::from_secs(30);
@@ -43,6 +47,27 @@ pub fn router(state: AppState) -> Router {
         Router::new().merge(api).route(api::HEALTH_PATH, get(health)).route(api::READY_PATH, get(ready));
     if state.config.metrics_addr.is_none() {
         router = router.route(api::METRICS_PATH, get(metrics));
+    }
+    if state.config.admin_ui
+        && let Some(dir) = &state.config.admin_ui_dir
+    {
+        // Its assets are relative: the page must be read from the folder's URL, so the bare
+        // path redirects there.
+        let files = ServeDir::new(dir);
+        router = router.nest_service(
+            ADMIN_UI_PATH,
+            tower::service_fn(move |request: Request| {
+                let files = files.clone();
+                async move {
+                    let bare =
+                        request.extensions().get::<OriginalUri>().is_some_and(|u| u.path() == ADMIN_UI_PATH);
+                    if bare {
+                        return Ok(Redirect::permanent(&format!("{ADMIN_UI_PATH}/")).into_response());
+                    }
+                    files.oneshot(request).await.map(IntoResponse::into_response)
+                }
+            }),
+        );
     }
     router
         .fallback(not_found)
