@@ -4,7 +4,7 @@
 //! status 0, 1 when a message failed or the server could not be reached, 2 when refused.
 
 use std::{
-    collections::{HashSet, VecDeque},
+    collections::HashSet,
     io::{BufRead, Write},
     process::ExitCode,
     time::Duration,
@@ -17,6 +17,7 @@ use crate::{
     app::is_auth_failure,
     auth::{self, LoginOptions, PASSWORD_ENV, Session, TokenStore},
     net::{AckOutcome, Net, NetCommand, NetConfig, NetEvent},
+    scrollback::SeenIds,
 };
 
 /// Failed connection attempts in a row, before any success, after which a script gives up.
@@ -27,30 +28,9 @@ const SETTLE: Duration = Duration::from_millis(500);
 /// Message ids remembered so that history replayed after a reconnect is not printed twice.
 const SEEN_IDS: usize = 10_000;
 
-/// The ids of the last [`SEEN_IDS`] messages printed.
-#[derive(Default)]
-struct SeenIds {
-    order: VecDeque<String>,
-    set: HashSet<String>,
-}
-
-impl SeenIds {
-    /// `false` when `id` was printed already.
-    fn first_time(&mut self, id: &str) -> bool {
-        if id.is_empty() {
-            return true;
-        }
-        if !self.set.insert(id.to_owned()) {
-            return false;
-        }
-        self.order.push_back(id.to_owned());
-        if self.order.len() > SEEN_IDS
-            && let Some(old) = self.order.pop_front()
-        {
-            self.set.remove(&old);
-        }
-        true
-    }
+/// Whether a message is printed for the first time; a classic message has no id, and each is.
+fn first_time(seen: &mut SeenIds, id: &str) -> bool {
+    id.is_empty() || seen.insert(id)
 }
 
 pub struct Options {
@@ -108,7 +88,7 @@ pub async fn run(opts: Options, session: Session, store: TokenStore) -> ExitCode
     let mut lines = stdin_lines();
     let mut stdin_open = true;
     let mut pending = HashSet::new();
-    let mut seen = SeenIds::default();
+    let mut seen = SeenIds::new(SEEN_IDS);
     let mut next_id = 0u64;
     let mut ever_connected = false;
     let mut relogged = false;
@@ -134,7 +114,7 @@ pub async fn run(opts: Options, session: Session, store: TokenStore) -> ExitCode
                 None => break ExitCode::FAILURE,
                 Some(NetEvent::Message(msg)) => {
                     heard = tokio::time::Instant::now();
-                    if seen.first_time(&msg.id) {
+                    if first_time(&mut seen, &msg.id) {
                         print(&format_message(&msg, &opts.room, opts.json));
                     }
                 }
@@ -217,15 +197,15 @@ mod tests {
 
     #[test]
     fn repeated_ids_are_seen_once_within_a_bounded_memory() {
-        let mut seen = SeenIds::default();
-        assert!(seen.first_time("a"));
-        assert!(!seen.first_time("a"));
-        assert!(seen.first_time("") && seen.first_time(""), "classic messages have no id");
+        let mut seen = SeenIds::new(SEEN_IDS);
+        assert!(first_time(&mut seen, "a"));
+        assert!(!first_time(&mut seen, "a"));
+        assert!(first_time(&mut seen, "") && first_time(&mut seen, ""), "classic messages have no id");
         for i in 0..SEEN_IDS {
-            seen.first_time(&i.to_string());
+            first_time(&mut seen, &i.to_string());
         }
         assert_eq!(seen.set.len(), SEEN_IDS);
-        assert!(seen.first_time("a"), "the oldest id was forgotten");
+        assert!(first_time(&mut seen, "a"), "the oldest id was forgotten");
     }
 
     #[test]

@@ -97,23 +97,32 @@ pub struct Room {
     pub(crate) last_day: Option<NaiveDate>,
 }
 
-/// Message ids seen in a room, the oldest forgotten past [`SEEN_IDS`].
-#[derive(Debug, Clone, Default)]
+/// Message ids seen, the oldest forgotten past a capacity: a room's (so a replay after a
+/// reconnect shows nothing twice) and `--plain`'s (so it prints nothing twice).
+#[derive(Debug, Clone)]
 pub(crate) struct SeenIds {
     order: VecDeque<String>,
     pub(crate) set: HashSet<String>,
+    capacity: usize,
 }
 
 impl SeenIds {
-    pub(crate) fn insert(&mut self, id: &str) {
-        if self.set.insert(id.to_owned()) {
-            self.order.push_back(id.to_owned());
-            if self.order.len() > SEEN_IDS
-                && let Some(old) = self.order.pop_front()
-            {
-                self.set.remove(&old);
-            }
+    pub(crate) fn new(capacity: usize) -> Self {
+        SeenIds { order: VecDeque::new(), set: HashSet::new(), capacity }
+    }
+
+    /// Remembers `id`; `false` when it was seen already.
+    pub(crate) fn insert(&mut self, id: &str) -> bool {
+        if !self.set.insert(id.to_owned()) {
+            return false;
         }
+        self.order.push_back(id.to_owned());
+        if self.order.len() > self.capacity
+            && let Some(old) = self.order.pop_front()
+        {
+            self.set.remove(&old);
+        }
+        true
     }
 
     pub(crate) fn contains(&self, id: &str) -> bool {
@@ -136,7 +145,7 @@ impl Room {
             unread: 0,
             mentions: 0,
             joined,
-            seen: SeenIds::default(),
+            seen: SeenIds::new(SEEN_IDS),
             marked: false,
             awaiting_replay: false,
             newest: None,

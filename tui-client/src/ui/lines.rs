@@ -57,10 +57,15 @@ impl Default for Look {
     }
 }
 
+/// FNV-1a (32 bits) of `text`: stable across runs and machines.
+pub fn fnv1a(text: &str) -> u32 {
+    text.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
+}
+
 /// The same colour for a user on every run and every machine: FNV-1a of the name, mixed with
 /// MurmurHash3's finaliser so that names differing in one letter land far apart.
 pub fn nick_color(username: &str, palette: &[u8]) -> Color {
-    let mut h = username.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let mut h = fnv1a(username);
     h ^= h >> 16;
     h = h.wrapping_mul(0x85eb_ca6b);
     h ^= h >> 13;

@@ -121,10 +121,7 @@ fn link(buf: &mut Buffer, rows: &[(u16, u16, u16)], urls: &[&str]) {
     for url in urls {
         for (at, _) in text.match_indices(url) {
             // One id per address: terminals then treat its cells as one link.
-            let id = format!(
-                "{:08x}",
-                url.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
-            );
+            let id = format!("{:08x}", lines::fnv1a(url));
             for (cell, &start) in cells.iter().zip(&starts) {
                 if start < at || start >= at + url.len() {
                     continue;
