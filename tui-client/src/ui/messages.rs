@@ -119,9 +119,9 @@ fn link(buf: &mut Buffer, rows: &[(u16, u16, u16)], urls: &[&str]) {
         }
     }
     for url in urls {
+        // One id per address: terminals then treat its cells as one link.
+        let id = format!("{:08x}", lines::fnv1a(url));
         for (at, _) in text.match_indices(url) {
-            // One id per address: terminals then treat its cells as one link.
-            let id = format!("{:08x}", lines::fnv1a(url));
             for (cell, &start) in cells.iter().zip(&starts) {
                 if start < at || start >= at + url.len() {
                     continue;
