@@ -5,13 +5,16 @@
 //! `_disconnect` on the sockets or rooms it names (not in read-only mode).
 //!
 //! With several nodes, every node sends its own `server_stats` through the adapter, so the
-//! dashboard sees them all, and the operations reach the sockets of every node.
+//! dashboard sees them all, and the operations reach the sockets of every node. Session ids are
+//! signed (a JWT under a key derived from the JWT secret, 24 h), so a dashboard that reconnects
+//! to another node is let in too, as the Node module's Redis store allows.
 //!
 //! Development mode (`--admin-mode development`) adds what the dashboard's socket and room pages
-//! need: `all_sockets` on login, then `socket_connected`, `socket_disconnected`, `room_joined`,
-//! `room_left` and `event_received` (with the event's arguments: message text reaches the
-//! dashboard, hence a warning at start). Not sent: `socket_updated` (transport upgrades) and
-//! `event_sent`, for which socketioxide has no outgoing hook.
+//! need: `all_sockets` on login (every node's), then `socket_connected`, `socket_updated` (the
+//! upgrade to websocket), `socket_disconnected`, `room_joined`, `room_left`, `event_received`
+//! and `event_sent` (with the events' arguments: message text reaches the dashboard, hence a
+//! warning at start). The last two need the vendored socketioxide's outgoing tap and upgrade
+//! hook (`vendor/README.md`).
 
 use std::{
     collections::{HashMap, HashSet},
@@ -37,8 +40,13 @@ use crate::{socket::SID_ROOM_PREFIX, state::AppState};
 pub const STATS_EVERY: Duration = Duration::from_secs(2);
 /// The Node module's refusal text, which the dashboard shows.
 const INVALID_CREDENTIALS: &str = "invalid credentials";
-/// Sessions remembered, so the dashboard can reconnect without the password (oldest dropped).
-const MAX_SESSIONS: usize = 1024;
+/// Appended to the JWT secret for the key that signs dashboard sessions, so a session id is
+/// never a chat token nor the other way round.
+const SESSION_KEY_CONTEXT: &[u8] = b"\0socket.io-admin-ui session";
+/// How long a remote socket's rooms may take to arrive for `all_sockets`.
+const REMOTE_ROOMS_TIMEOUT: Duration = Duration::from_secs(2);
+/// A polling client that has not upgraded by then stays on polling.
+const UPGRADE_WINDOW: Duration = Duration::from_secs(30);
 
 /// What the admin namespace needs from the configuration.
 #[derive(Debug, Clone)]
@@ -62,7 +70,8 @@ type EventKey = (i64, &'static str, Option<String>);
 /// The admin side of one node: its sessions and the events counted since the last stats.
 pub struct Admin {
     config: AdminConfig,
-    sessions: Mutex<(HashSet<String>, Vec<String>)>,
+    /// Signs and checks session ids: `sub` is the admin username.
+    sessions: crate::auth::Tokens,
     started: Instant,
     events: Mutex<HashMap<EventKey, u64>>,
     server_id: String,
@@ -79,13 +88,14 @@ pub struct InvalidCredentials;
 struct NewSession(String);
 
 impl Admin {
-    pub fn new(config: AdminConfig) -> Self {
+    /// `secret` is the JWT secret, the same on every node.
+    pub fn new(config: AdminConfig, secret: &[u8]) -> Self {
         let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_owned())
             .unwrap_or_else(|_| "localhost".into());
         Admin {
             config,
-            sessions: Mutex::new((HashSet::new(), Vec::new())),
+            sessions: crate::auth::Tokens::new(&[secret, SESSION_KEY_CONTEXT].concat()),
             started: Instant::now(),
             events: Mutex::new(HashMap::new()),
             server_id: format!("{hostname}#{}", std::process::id()),
@@ -106,19 +116,11 @@ impl Admin {
     }
 
     fn session_known(&self, id: &str) -> bool {
-        self.sessions.lock().unwrap_or_else(|p| p.into_inner()).0.contains(id)
+        self.sessions.verify(id).is_some_and(|user| user == self.config.username)
     }
 
-    fn new_session(&self) -> String {
-        let id = crate::auth::random_hex(8);
-        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        sessions.0.insert(id.clone());
-        sessions.1.push(id.clone());
-        if sessions.1.len() > MAX_SESSIONS {
-            let old = sessions.1.remove(0);
-            sessions.0.remove(&old);
-        }
-        id
+    fn new_session(&self) -> Option<String> {
+        self.sessions.issue(&self.config.username).ok()
     }
 
     /// The features the dashboard may use (the Node module's names).
@@ -194,7 +196,9 @@ async fn authenticate<A: Adapter>(
         return Err(InvalidCredentials);
     }
     tracing::info!(sid = %socket.id, "admin logged in");
-    socket.extensions.insert(NewSession(admin.new_session()));
+    if let Some(session) = admin.new_session() {
+        socket.extensions.insert(NewSession(session));
+    }
     Ok(())
 }
 
@@ -205,8 +209,7 @@ async fn on_connect<A: Adapter>(socket: SocketRef<A>, io: SocketIo<A>, State(sta
     }
     let _ = socket.emit("config", &json!({ "supportedFeatures": admin.features() }));
     if admin.config.development {
-        let main = io.of("/").map(|ops| ops.sockets()).unwrap_or_default();
-        let _ = socket.emit("all_sockets", &main.iter().map(serialize).collect::<Vec<_>>());
+        let _ = socket.emit("all_sockets", &all_sockets(&io).await);
     }
     if admin.config.readonly {
         return;
@@ -220,6 +223,69 @@ async fn on_connect<A: Adapter>(socket: SocketRef<A>, io: SocketIo<A>, State(sta
                 if let Err(e) = operate(&io, operation, args).await {
                     tracing::warn!("admin {operation} failed: {e}");
                 }
+            }
+        });
+    }
+}
+
+/// Every socket of the chat namespace on every node: this node's in full, the others' with
+/// their rooms (an adapter knows no more of a remote socket), fetched concurrently.
+async fn all_sockets<A: Adapter>(io: &SocketIo<A>) -> Vec<Value> {
+    let Some(main) = io.of("/") else { return vec![] };
+    let local = main.clone().sockets();
+    let ids: HashSet<Sid> = local.iter().map(|s| s.id).collect();
+    let mut all: Vec<Value> = local.iter().map(serialize).collect();
+    let remote = match main.fetch_sockets().await {
+        Ok(sockets) => sockets,
+        Err(e) => {
+            tracing::warn!("admin all_sockets: other nodes' sockets not fetched: {e}");
+            vec![]
+        }
+    };
+    let remote = remote.into_iter().filter(|s| !ids.contains(&s.data().id)).map(|socket| async move {
+        let rooms = tokio::time::timeout(REMOTE_ROOMS_TIMEOUT, socket.rooms()).await;
+        let rooms: Vec<String> = match rooms {
+            Ok(Ok(rooms)) => rooms.iter().map(|r| r.to_string()).collect(),
+            _ => vec![],
+        };
+        serialize_remote(&socket.data().id.to_string(), rooms)
+    });
+    all.extend(futures_util::future::join_all(remote).await);
+    all
+}
+
+/// A socket of another node, for `all_sockets`: the Node module's shape with what is known.
+fn serialize_remote(id: &str, rooms: Vec<String>) -> Value {
+    json!({
+        "id": id,
+        "clientId": id,
+        "transport": "websocket",
+        "nsp": "/",
+        "data": {},
+        "handshake": { "address": null, "headers": {}, "query": {}, "issued": 0, "secure": false, "time": "", "url": "", "xdomain": false },
+        "rooms": rooms,
+    })
+}
+
+/// In development mode, shows the dashboard what a chat socket is sent (`event_sent`) and its
+/// upgrade from long-polling to websocket (`socket_updated`), as the Node module does.
+pub fn watch<A: Adapter>(admin: &Arc<Admin>, socket: &SocketRef<A>) {
+    if !admin.config.development {
+        return;
+    }
+    let (tap_admin, id) = (admin.clone(), socket.id.to_string());
+    socket.tap_outgoing(move |args| {
+        let args: Value = serde_json::from_str(args).unwrap_or(Value::Null);
+        tap_admin.live("event_sent", || vec![json!("/"), json!(id), args, now()]);
+    });
+    if socket.transport_type() == TransportType::Polling {
+        let (admin, socket) = (admin.clone(), socket.clone());
+        tokio::spawn(async move {
+            if tokio::time::timeout(UPGRADE_WINDOW, socket.transport_upgraded()).await.is_ok()
+                && socket.connected()
+            {
+                let update = json!({ "id": socket.id.to_string(), "nsp": "/", "transport": "websocket" });
+                admin.live("socket_updated", || vec![update]);
             }
         });
     }

@@ -110,7 +110,7 @@ impl Server {
             .await
             .map_err(|e| auth::AuthError::Hash(e.to_string()))??;
         let (writer, writer_task) = MessageWriter::spawn(store.clone(), WRITE_QUEUE);
-        let admin = admin_side(&config)?.map(Arc::new);
+        let admin = admin_side(&config, &secret)?.map(Arc::new);
         let tasks = TaskTracker::new();
         let shutdown = CancellationToken::new();
         let state = AppState {
@@ -292,7 +292,7 @@ impl Serving {
 }
 
 /// The Admin UI's side, when `--admin-ui` asks for it and has what it needs.
-fn admin_side(config: &Config) -> Result<Option<admin::Admin>, ServerError> {
+fn admin_side(config: &Config, secret: &[u8]) -> Result<Option<admin::Admin>, ServerError> {
     if !config.admin_ui {
         return Ok(None);
     }
@@ -332,13 +332,14 @@ fn admin_side(config: &Config) -> Result<Option<admin::Admin>, ServerError> {
             config.admin_namespace
         );
     }
-    Ok(Some(admin::Admin::new(admin::AdminConfig {
+    let config = admin::AdminConfig {
         namespace: config.admin_namespace.clone(),
         username,
         password_hash: hash,
         readonly: config.admin_readonly,
         development: config.admin_mode == config::AdminMode::Development,
-    })))
+    };
+    Ok(Some(admin::Admin::new(config, secret)))
 }
 
 /// Creates the data dir if needed (owner-only: it holds password hashes and the JWT secret)

@@ -169,6 +169,7 @@ async fn on_connect<A: Adapter>(
                 admin.live("socket_connected", || {
                     vec![crate::admin::serialize(&cx.socket), crate::admin::now()]
                 });
+                crate::admin::watch(admin, &cx.socket);
             }
             let Some(inbox) = cx.session.inbox_rx.lock().unwrap_or_else(|p| p.into_inner()).take() else {
                 return;

@@ -71,7 +71,7 @@ use futures_util::FutureExt;
 use http::request::Parts;
 use smallvec::{SmallVec, smallvec};
 use tokio::sync::{
-    Mutex,
+    Mutex, Notify,
     mpsc::{self, Receiver, error::TrySendError},
     watch,
 };
@@ -241,6 +241,10 @@ where
 
     /// If the client supports binary packets (via polling XHR2)
     pub(crate) supports_binary: bool,
+
+    /// PATCH (chat): woken once when the client upgrades from polling to websocket, see
+    /// [`Socket::upgraded`].
+    upgraded: Notify,
 }
 
 impl<D> Socket<D>
@@ -280,6 +284,7 @@ where
             req_parts,
 
             supports_binary,
+            upgraded: Notify::new(),
         }
     }
 
@@ -428,6 +433,17 @@ where
         self.upgrading.store(false, Ordering::Relaxed);
         self.transport
             .store(TransportType::Websocket as u8, Ordering::Relaxed);
+        // PATCH (chat): a permit stays for a waiter that comes later.
+        self.upgraded.notify_one();
+    }
+
+    /// PATCH (chat): resolves once the client has upgraded from polling to websocket (at once if
+    /// it already has); never for a client that stays on polling, so wait with a timeout longer
+    /// than the upgrade window.
+    pub async fn upgraded(&self) {
+        if !self.is_ws() {
+            self.upgraded.notified().await;
+        }
     }
 
     /// Returns the current [`TransportType`] of the [`Socket`]
@@ -630,6 +646,7 @@ where
             req_parts: http::Request::<()>::default().into_parts().0,
 
             supports_binary: true,
+            upgraded: Notify::new(),
         };
         let sock = Arc::new(sock);
 

@@ -320,7 +320,12 @@ struct BroadcastGate {
     held: Option<Vec<Value>>,
     /// Broadcast packets pass through it (`true` keeps one) until the deadline.
     filter: Option<(BroadcastFilter, std::time::Instant)>,
+    /// Sees every event packet that goes out to the socket, see [`Socket::tap_outgoing`].
+    tap: Option<OutgoingTap>,
 }
+
+/// PATCH (chat): called with the `["event", ...args]` JSON text of each outgoing event packet.
+type OutgoingTap = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// PATCH (chat): decides, from a packet's text (`None` for a binary packet), whether it goes out.
 type BroadcastFilter = Box<dyn FnMut(Option<&str>) -> bool + Send>;
@@ -330,6 +335,12 @@ fn packet_text(value: &Value) -> Option<&str> {
         Value::Str(text, _) => Some(text.as_str()),
         Value::Bytes(_) => None,
     }
+}
+
+/// PATCH (chat): the `[...]` part of an encoded event packet (`2/ns,12[...]`), if it is one.
+fn encoded_event_args(value: &Value) -> Option<&str> {
+    let text = packet_text(value)?;
+    text.starts_with('2').then(|| text.find('[').map(|i| &text[i..]))?
 }
 
 impl<A: Adapter> Socket<A> {
@@ -535,7 +546,9 @@ impl<A: Adapter> Socket<A> {
         let ns = self.ns.path.clone();
         let data = self.parser.encode_value(data, Some(event.as_ref()))?;
 
-        permit.send(Packet::event(ns, data), self.parser);
+        let packet = Packet::event(ns, data);
+        self.tap_packet(&packet);
+        permit.send(packet, self.parser);
         Ok(())
     }
 
@@ -766,11 +779,13 @@ impl<A: Adapter> Socket<A> {
 
     pub(crate) fn send(&self, packet: Packet) -> Result<(), SocketError> {
         let permit = self.reserve()?;
+        self.tap_packet(&packet);
         permit.send(packet, self.parser);
         Ok(())
     }
     pub(crate) fn send_raw(&self, value: Value) -> Result<(), SocketError> {
         // PATCH (chat): broadcasts are the only packets sent through `send_raw`.
+        let mut tap = None;
         if self.gated.load(Ordering::Acquire) {
             let mut gate = self.gate.lock().unwrap();
             if let Some(held) = gate.held.as_mut() {
@@ -784,13 +799,44 @@ impl<A: Adapter> Socket<A> {
                     }
                 } else {
                     gate.filter = None;
-                    self.gated.store(false, Ordering::Release);
+                    if gate.tap.is_none() {
+                        self.gated.store(false, Ordering::Release);
+                    }
                 }
             }
+            tap = gate.tap.clone();
         }
         let permit = self.reserve()?;
+        if let (Some(tap), Some(args)) = (tap, encoded_event_args(&value)) {
+            tap(args);
+        }
         permit.send_raw(value);
         Ok(())
+    }
+
+    /// PATCH (chat): from now on, calls `tap` with the `["event", ...args]` JSON text of every
+    /// event packet that goes out to this socket, emitted to it or broadcast (not acks, not
+    /// binary packets), as Node's `socket.onAnyOutgoing` does. The Socket.IO Admin UI's
+    /// development mode shows them as `event_sent`. `tap` runs on the sending task: keep it short.
+    pub fn tap_outgoing(&self, tap: impl Fn(&str) + Send + Sync + 'static) {
+        self.gate.lock().unwrap().tap = Some(Arc::new(tap));
+        self.gated.store(true, Ordering::Release);
+    }
+
+    /// PATCH (chat): resolves once the client has upgraded from long-polling to websocket (at
+    /// once if it is on websocket); never for a client that stays on polling.
+    pub async fn transport_upgraded(&self) {
+        self.esocket.upgraded().await;
+    }
+
+    /// PATCH (chat): hands an event packet emitted to this socket to the tap, if there is one.
+    fn tap_packet(&self, packet: &Packet) {
+        if self.gated.load(Ordering::Acquire)
+            && let PacketData::Event(Value::Str(args, _), _) = &packet.inner
+            && let Some(tap) = self.gate.lock().unwrap().tap.clone()
+        {
+            tap(args.as_str());
+        }
     }
 
     /// PATCH (chat): holds back every broadcast packet sent to this socket (packets emitted to
@@ -822,7 +868,12 @@ impl<A: Adapter> Socket<A> {
         let mut result = Ok(());
         for value in gate.held.take().unwrap_or_default() {
             if result.is_ok() && keep(packet_text(&value)) {
-                result = self.reserve().map(|permit| permit.send_raw(value));
+                result = self.reserve().map(|permit| {
+                    if let (Some(tap), Some(args)) = (&gate.tap, encoded_event_args(&value)) {
+                        tap(args);
+                    }
+                    permit.send_raw(value)
+                });
             }
         }
         let until = std::time::Instant::now() + filter_for;
@@ -869,6 +920,7 @@ impl<A: Adapter> Socket<A> {
         }
         ack_message.insert(ack, tx);
         drop(ack_message);
+        self.tap_packet(&packet);
         permit.send(packet, self.parser);
         rx
     }
