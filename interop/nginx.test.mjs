@@ -65,8 +65,8 @@ before(async () => {
     '--adapter', 'redis', '--redis-url', `redis://127.0.0.1:${redisPort}`, '--database-url', db.toString(),
     // nginx connects from 127.0.0.1; the clients of these tests come from 127.0.0.2 and up.
     '--trusted-proxy', '127.0.0.1', '--max-failed-logins', '3', '--http-requests-per-minute', '10000',
-    // The Admin UI, to see every node's stats from one dashboard.
-    '--admin-ui', '--admin-username', 'admin',
+    // The Admin UI in development mode, to see every node's stats and sockets from one dashboard.
+    '--admin-ui', '--admin-username', 'admin', '--admin-mode', 'development',
   ];
   const env = { JWT_SECRET: randomBytes(32).toString('hex'), ADMIN_PASSWORD_HASH: bcrypt.hashSync(ADMIN_PASSWORD, 8) };
   const nodes = [];
@@ -169,22 +169,32 @@ test('through nginx, guessing a password locks out the guesser, not everyone beh
   assert.equal(await postFrom(addrB, api.LOGIN_PATH, { username, password: PASSWORD }), 200);
 });
 
-test('one Admin UI dashboard sees the server_stats of every node, through the adapter', { skip }, async () => {
-  const d = io(`${nodeBases[0]}/admin`, {
-    reconnection: false,
-    forceNew: true,
-    transports: ['websocket'],
-    auth: { username: 'admin', password: ADMIN_PASSWORD },
-  });
+test('one Admin UI dashboard sees every node: their server_stats, their sockets, and its session on any node', { skip }, async () => {
+  // A chat socket on the second node, before the dashboard logs in to the first.
+  const user = await newUser(nodeBases[1]);
+  const chat = connect(nodeBases[1], { auth: { token: user.token }, query: { room: 'far-away' }, transports: ['websocket'] });
+  await once(chat, ev.CHAT_MESSAGE, (m) => !m.username);
+  const dashboard = (base, auth) => io(`${base}/admin`, { reconnection: false, forceNew: true, transports: ['websocket'], auth });
+  const d = dashboard(nodeBases[0], { username: 'admin', password: ADMIN_PASSWORD });
   const servers = new Set();
   d.on('server_stats', (s) => servers.add(s.serverId));
+  const session = once(d, 'session');
+  const all = once(d, 'all_sockets');
+  let again;
   try {
-    await once(d, 'config');
+    const far = (await all).find((s) => s.id === chat.id);
+    assert.ok(far, 'the other node\'s socket in all_sockets');
+    assert.ok(far.rooms.includes('far-away'), JSON.stringify(far.rooms));
     for (let waited = 0; servers.size < 2; waited += 100) {
       assert.ok(waited < 3 * WAIT_MS, `stats from ${[...servers]} only`);
       await new Promise((r) => setTimeout(r, 100));
     }
+    // The session the first node handed out lets the dashboard in on the second.
+    again = dashboard(nodeBases[1], { sessionId: await session });
+    await once(again, 'connect');
   } finally {
     d.disconnect();
+    again?.disconnect();
+    chat.disconnect();
   }
 });

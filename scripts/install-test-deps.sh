@@ -3,7 +3,8 @@
 # tmux (the full-screen TUI scenario), pkg-config + libssl-dev (rust_socketio's native-tls),
 # python3-venv (the MongoDB-compatible test server), Node.js + npm (the socket.io-client
 # interop test), redis-server and nginx (several nodes: the Redis adapter, the load balancer;
-# the tests start their own on free ports), prlimit (util-linux: the full-disk fault test); and
+# the tests start their own on free ports), prlimit (util-linux: the full-disk fault test),
+# chromium (Debian's, driven by playwright-core from npm: the Admin UI dashboard test); and
 # from crates.io cargo-deny (licences, bans, sources) and cargo-fuzz (scripts/fuzz.sh). Needs
 # root for apt-get when something is missing.
 set -euo pipefail
@@ -18,6 +19,7 @@ command -v npm >/dev/null || missing+=(npm)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v nginx >/dev/null || missing+=(nginx)
 command -v prlimit >/dev/null || missing+=(util-linux)
+command -v chromium >/dev/null || missing+=(chromium)
 
 if ((${#missing[@]})); then
     echo "install-test-deps: apt-get install ${missing[*]}" >&2
