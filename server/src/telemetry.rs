@@ -22,6 +22,9 @@ pub const HANDSHAKE_REFUSALS: &str = "chat_handshake_refusals_total";
 pub const MESSAGES_RECEIVED: &str = "chat_messages_received_total";
 /// Messages broadcast to their room (counter).
 pub const MESSAGES_BROADCAST: &str = "chat_messages_broadcast_total";
+/// Broadcast packets this node queued to its sockets, one per socket per broadcast (chat
+/// messages, join notices, dashboard events), whichever node broadcast them (counter).
+pub const DELIVERIES: &str = "chat_deliveries_total";
 /// Event answers, by `event` and `outcome` (`ok` or `refused`).
 pub const ACKS: &str = "chat_acks_total";
 /// Store calls, by `backend` (`sqlite`, `mongodb`) and `call`, in seconds (histogram).
@@ -79,6 +82,8 @@ pub fn install() {
 
 /// The metrics in Prometheus' text format (empty when the recorder could not be installed).
 pub fn render() -> String {
+    // Counted inside socketioxide (one relaxed atomic add per delivery), copied at scrape time.
+    counter!(DELIVERIES).absolute(socketioxide::socket::broadcast_deliveries());
     HANDLE.get().and_then(Option::as_ref).map(PrometheusHandle::render).unwrap_or_default()
 }
 
@@ -89,6 +94,7 @@ fn describe() {
     describe_counter!(HANDSHAKE_REFUSALS, "Socket.IO handshakes refused, by reason");
     describe_counter!(MESSAGES_RECEIVED, "chat.message events received");
     describe_counter!(MESSAGES_BROADCAST, "Chat messages broadcast to their room");
+    describe_counter!(DELIVERIES, "Broadcast packets queued to this node's sockets, one per socket");
     describe_counter!(ACKS, "Client events answered, by event and outcome");
     describe_histogram!(STORE_CALL_SECONDS, Unit::Seconds, "Store call latency, by backend and call");
     describe_counter!(STORE_ERRORS, "Store calls that failed, by backend, call and kind");

@@ -55,6 +55,9 @@ async fn metrics_count_sockets_messages_acks_logins_refusals_and_store_calls() {
     ] {
         assert_eq!(sample(&text, line), Some(value), "{line} in\n{text}");
     }
+    // The join notice and the message, at least: the count is per process, and other tests of
+    // this binary run servers in it too.
+    assert!(sample(&text, "chat_deliveries_total").is_some_and(|n| n >= 2.0), "{text}");
     assert!(text.contains("# HELP chat_store_call_seconds"), "{text}");
     assert!(
         text.contains("chat_store_call_seconds_bucket{backend=\"sqlite\",call=\"user_by_name\""),

@@ -327,6 +327,16 @@ struct BroadcastGate {
 /// PATCH (chat): called with the `["event", ...args]` JSON text of each outgoing event packet.
 type OutgoingTap = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// PATCH (chat): broadcast packets queued to a socket of this process, see
+/// [`broadcast_deliveries`].
+static BROADCAST_DELIVERIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// PATCH (chat): how many broadcast packets this process has queued to its sockets (one per
+/// socket per broadcast, whichever node broadcast it), for a server's metrics.
+pub fn broadcast_deliveries() -> u64 {
+    BROADCAST_DELIVERIES.load(Ordering::Relaxed)
+}
+
 /// PATCH (chat): decides, from a packet's text (`None` for a binary packet), whether it goes out.
 type BroadcastFilter = Box<dyn FnMut(Option<&str>) -> bool + Send>;
 
@@ -811,6 +821,7 @@ impl<A: Adapter> Socket<A> {
             tap(args);
         }
         permit.send_raw(value);
+        BROADCAST_DELIVERIES.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -872,7 +883,8 @@ impl<A: Adapter> Socket<A> {
                     if let (Some(tap), Some(args)) = (&gate.tap, encoded_event_args(&value)) {
                         tap(args);
                     }
-                    permit.send_raw(value)
+                    permit.send_raw(value);
+                    BROADCAST_DELIVERIES.fetch_add(1, Ordering::Relaxed);
                 });
             }
         }
