@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Runs the same loads against chat-server (release build, SQLite, rate limits off) and the Node
+# baseline (bench/node-baseline: socket.io 4.8, express, jsonwebtoken, bcrypt) in one run on
+# this machine, and prints each measurement for both with their ratio. Absolute numbers only
+# compare within one run; the ratios are what the README quotes.
+#
+#   bench/compare.sh                 everything (about 10 minutes on 2 cores)
+#   bench/compare.sh quick           the three message loads only
+#
+# Reports (JSON per load and server), the sweep SVG and the servers' logs go to
+# target/bench/<time>/; the table is printed and written there as compare.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode="${1:-full}"
+
+cargo build --release -q -p chat-server -p chat-bench
+(cd bench/node-baseline && npm ci --no-audit --no-fund --silent)
+# Ten thousand sockets on each side of one machine.
+ulimit -n "$(ulimit -Hn)"
+
+out="target/bench/$(date +%Y%m%d-%H%M%S)"
+mkdir -p "$out"
+bench=target/release/chat-bench
+secret="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+
+# start_server NAME: starts it on a free port; sets URL and PID.
+start_server() {
+    local name="$1" log="$out/$1.log"
+    case "$name" in
+        chat-server)
+            local data
+            data="$(mktemp -d)"
+            JWT_SECRET="$secret" target/release/chat-server --host 127.0.0.1 --port 0 --data-dir "$data" \
+                --no-rate-limits 2>"$log" &
+            ;;
+        node)
+            JWT_SECRET="$secret" PORT=0 node bench/node-baseline/server.mjs 2>"$log" &
+            ;;
+    esac
+    PID=$!
+    pids+=("$PID")
+    for _ in $(seq 100); do
+        URL="$(grep -o 'listening on http://[0-9.:]*' "$log" | cut -d' ' -f3 || true)"
+        [[ -n "$URL" ]] && return 0
+        sleep 0.1
+    done
+    echo "compare: $name did not start; see $log" >&2
+    exit 1
+}
+
+stop_server() {
+    kill "$PID" 2>/dev/null || true
+    wait "$PID" 2>/dev/null || true
+}
+
+# measure LOAD NAME ARGS...: runs chat-bench against a fresh server NAME, saves the JSON.
+measure() {
+    local load="$1" name="$2"
+    shift 2
+    start_server "$name"
+    echo "compare: $load on $name" >&2
+    "$bench" --url "$URL" --label "$name" --pid "$PID" --quiet --json "$@" \
+        >"$out/$load.$name.json"
+    stop_server
+}
+
+flood() {
+    local name="$1"
+    start_server "$name"
+    echo "compare: signup/login flood on $name" >&2
+    "$bench" auth --url "$URL" --label "$name" --pid "$PID" --users 400 --concurrency 50 --json \
+        >"$out/flood.$name.json"
+    stop_server
+}
+
+loads=(
+    "200/10/50ms:--clients 200 --rooms 10 --interval-ms 50 --messages 100"
+    "1000/50/20ms:--clients 1000 --rooms 50 --interval-ms 20 --messages 100"
+    "1000/10/10ms:--clients 1000 --rooms 10 --interval-ms 10 --messages 100"
+)
+for entry in "${loads[@]}"; do
+    load="${entry%%:*}"
+    for name in chat-server node; do
+        # shellcheck disable=SC2086 # the arguments are meant to split
+        measure "${load//\//-}" "$name" ${entry#*:} --users 50
+    done
+done
+
+if [[ "$mode" == full ]]; then
+    for n in 5000 10000; do
+        for name in chat-server node; do
+            measure "idle-$n" "$name" --clients "$n" --rooms 50 --messages 0 --users 50 --hold-secs 3
+        done
+    done
+    for name in chat-server node; do
+        measure sweep "$name" --clients 1000 --rooms 50 --users 50 --messages 50 --sweep 5,10,20,40,60,80,100
+    done
+    "$bench" plot --svg "$out/sweep.svg" "$out/sweep.chat-server.json" "$out/sweep.node.json"
+    for name in chat-server node; do
+        flood "$name"
+    done
+fi
+
+{
+    echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%F)."
+    echo
+    header=(--header chat-server "Node socket.io")
+    declare -A names=(
+        [200-10-50ms]="200 clients / 10 rooms / 50 ms" [1000-50-20ms]="1000 / 50 / 20 ms"
+        [1000-10-10ms]="1000 / 10 / 10 ms" [idle-5000]="5000 idle sockets" [idle-10000]="10000 idle sockets"
+        [flood]="400 signups + logins, 50 at a time"
+    )
+    for load in 200-10-50ms 1000-50-20ms 1000-10-10ms idle-5000 idle-10000 flood; do
+        [[ -f "$out/$load.chat-server.json" ]] || continue
+        "$bench" compare "${header[@]}" --load "${names[$load]}" "$out/$load.chat-server.json" "$out/$load.node.json"
+        header=()
+    done
+} | tee "$out/compare.md"
