@@ -188,9 +188,8 @@ async fn authenticate<A: Adapter>(
     let (username, password) = (auth["username"].as_str(), auth["password"].as_str());
     let (Some(username), Some(password)) = (username, password) else { return Err(InvalidCredentials) };
     let (hash, password) = (admin.config.password_hash.clone(), password.to_owned());
-    let verified = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
-        .await
-        .unwrap_or(false);
+    let verified =
+        state.hashing.run(move || bcrypt::verify(password, &hash).unwrap_or(false)).await.unwrap_or(false);
     if username != admin.config.username || !verified {
         tracing::warn!(sid = %socket.id, "admin login refused");
         return Err(InvalidCredentials);

@@ -69,6 +69,53 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Runs password hashing (CPU-bound, ~19 MiB of argon2 memory each) at most one per core at a
+/// time, on tokio's blocking threads; the rest wait in line, at most [`Hashing::wait`] long.
+/// Unbounded, a flood of 50 concurrent signups ran 50 hashes at once on 50 threads, and RSS
+/// reached 10 GB (see also `main.rs`, `M_MMAP_THRESHOLD`).
+pub struct Hashing {
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    wait: Duration,
+}
+
+/// No hashing slot came free within [`Hashing`]'s wait: the server is overloaded.
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing is busy: no slot within {0:?}")]
+pub struct HashingBusy(pub Duration);
+
+impl Hashing {
+    /// `concurrency` hashes at once (the cores), each request waiting at most `wait` for a slot.
+    pub fn new(concurrency: usize, wait: Duration) -> Self {
+        Self { permits: std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))), wait }
+    }
+
+    /// How long a request waits for a slot before it is refused.
+    pub fn wait(&self) -> Duration {
+        self.wait
+    }
+
+    /// Runs `f` (a hash or a verification) once a slot is free.
+    ///
+    /// # Errors
+    /// [`HashingBusy`] when no slot came free in time, or `f` panicked.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HashingBusy> {
+        let busy = || HashingBusy(self.wait);
+        let permit = tokio::time::timeout(self.wait, self.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| busy())?
+            .map_err(|_| busy())?;
+        tokio::task::spawn_blocking(move || {
+            let _slot = permit;
+            f()
+        })
+        .await
+        .map_err(|_| busy())
+    }
+}
+
 /// A hash of a random password, checked against when the username is unknown so that a
 /// failed login takes as long whether or not the user exists.
 pub fn dummy_hash() -> Result<String, AuthError> {

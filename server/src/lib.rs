@@ -61,6 +61,8 @@ pub enum ServerError {
 
 /// Messages waiting to be written before senders wait for the store.
 const WRITE_QUEUE: usize = 16 * 1024;
+/// How long a signup or login waits for a password-hashing slot before it gets a 503.
+const HASH_QUEUE_WAIT: Duration = Duration::from_secs(10);
 /// Longest wait at shutdown for the tasks that handle or finish client events (a write
 /// stalled on an unreachable store gives up after `--store-timeout-ms` anyway).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -123,6 +125,10 @@ impl Server {
             )),
             limits: Arc::new(Limits::new(&config)),
             tokens: Arc::new(auth::Tokens::new(&secret)),
+            hashing: Arc::new(auth::Hashing::new(
+                std::thread::available_parallelism().map_or(1, usize::from),
+                HASH_QUEUE_WAIT,
+            )),
             dummy_hash: dummy_hash.into(),
             store,
             writer,

@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 async fn main() -> ExitCode {
     let config = Config::parse();
     chat_server::logging::init(config.log_format);
+    return_big_blocks_to_the_os();
     match serve(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -64,5 +65,17 @@ async fn shutdown_signal() {
         Err(_) => {
             let _ = ctrl_c.await;
         }
+    }
+}
+
+/// Fixes glibc's mmap threshold at its default of 128 KiB. Left dynamic, the first freed
+/// 19 MiB argon2 block raises it to 19 MiB, after which every hash's block comes from the
+/// thread's malloc arena and stays there when freed: 400 signups and logins, 50 at a time, left
+/// the server at 10 GB RSS. Fixed, blocks that big are mmapped and unmapped each time.
+fn return_big_blocks_to_the_os() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only changes allocator parameters; called before any big allocation.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
     }
 }

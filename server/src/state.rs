@@ -31,6 +31,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
     pub tokens: Arc<Tokens>,
+    /// Password hashing, a bounded number at a time.
+    pub hashing: Arc<crate::auth::Hashing>,
     pub writer: MessageWriter,
     pub history: Arc<History>,
     pub limits: Arc<Limits>,

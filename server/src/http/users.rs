@@ -35,7 +35,7 @@ async fn signup(
     };
     let username = validate::username(&creds.username).map_err(invalid)?;
     validate::password(&creds.password).map_err(invalid)?;
-    let hash = blocking(move || auth::hash_password(&creds.password)).await?.map_err(internal)?;
+    let hash = hashing(&state, move || auth::hash_password(&creds.password)).await?.map_err(internal)?;
     let user = state.store.create_user(&username, &hash).await.inspect_err(|e| {
         if matches!(e, crate::store::StoreError::UsernameTaken) {
             telemetry::count(telemetry::SIGNUPS, "outcome", "taken");
@@ -76,7 +76,7 @@ async fn login(
     let user = state.store.user_by_name(&username).await?;
     // Unknown users are checked against a dummy hash so both failures take equally long.
     let hash = user.as_ref().map_or_else(|| state.dummy_hash.to_string(), |u| u.password_hash.clone());
-    let verified = blocking(move || auth::verify_password(&password, &hash)).await?;
+    let verified = hashing(&state, move || auth::verify_password(&password, &hash)).await?;
     let Some(user) = user.filter(|_| verified) else {
         if let Some((attempt, _)) = attempt {
             attempt.failed();
@@ -123,9 +123,16 @@ fn credentials(
     serde_json::from_slice(&body).map_err(|_| ApiError::BadRequest(errors::INVALID_BODY.into()))
 }
 
-/// Runs CPU-bound password work off the async workers.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(internal)
+/// Runs CPU-bound password work off the async workers, a bounded number at a time; a 503 when
+/// the line is too long.
+async fn hashing<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    state.hashing.run(f).await.map_err(|busy| {
+        tracing::warn!("{busy}");
+        ApiError::Unavailable(busy.to_string())
+    })
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
