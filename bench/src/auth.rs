@@ -53,6 +53,11 @@ impl TokenCache {
         std::io::Write::write_all(&mut file, &serde_json::to_vec(self).unwrap_or_default()).map_err(error)
     }
 
+    /// Forgets `base`'s tokens (its secret or its users changed: a restart on a fresh store).
+    pub fn forget(&mut self, base: &str) {
+        self.0.remove(base.trim_end_matches('/'));
+    }
+
     fn get(&self, base: &str, username: &str) -> Option<String> {
         let (token, issued) = self.0.get(base)?.get(username)?;
         (now_secs().saturating_sub(*issued) < TOKEN_REUSE.as_secs()).then(|| token.clone())

@@ -15,13 +15,11 @@ use std::{
     time::Duration,
 };
 
-use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{self, Incoming, Socket};
+use crate::client::{self, Frame, Incoming, Socket};
 
 /// Largest latency the histograms hold, µs (longer ones are clamped to it).
 const MAX_LATENCY_US: u64 = 600_000_000;
@@ -99,10 +97,18 @@ pub struct ClientStats {
     pub out_of_order: u64,
     pub disconnected: bool,
     seen: HashMap<u32, Seen>,
+    /// Deliveries not yet added to [`Shared::delivered`] (added once per read, not per frame).
+    unpublished: u64,
 }
 
 impl ClientStats {
-    fn record(&mut self, text: &str, plan: &Plan, shared: &Shared) {
+    fn publish(&mut self, shared: &Shared) {
+        if self.unpublished > 0 {
+            shared.delivered.fetch_add(std::mem::take(&mut self.unpublished), Ordering::Relaxed);
+        }
+    }
+
+    fn record(&mut self, text: &str, plan: &Plan) {
         let mut fields = text[plan.prefix.len()..].split('|').map(|f| f.parse::<u64>().ok());
         let (Some(Some(room)), Some(Some(sender)), Some(Some(seq)), Some(Some(sent_us))) =
             (fields.next(), fields.next(), fields.next(), fields.next())
@@ -119,7 +125,7 @@ impl ClientStats {
             Some(in_order) => {
                 self.out_of_order += u64::from(!in_order);
                 self.delivered += 1;
-                shared.delivered.fetch_add(1, Ordering::Relaxed);
+                self.unpublished += 1;
                 let now_us = plan.epoch.elapsed().as_micros() as u64;
                 let latency = now_us.saturating_sub(sent_us).clamp(1, MAX_LATENCY_US);
                 self.latency_us
@@ -141,34 +147,49 @@ pub async fn drive(mut ws: Socket, plan: Plan, shared: Arc<Shared>) -> (Option<S
     if plan.count == 0 {
         shared.senders_done.fetch_add(1, Ordering::Relaxed);
     }
-    loop {
-        tokio::select! {
-            _ = shared.stop.cancelled() => break,
-            frame = ws.next() => match frame {
-                Some(Ok(Message::Text(text))) => match client::classify(text.as_str(), &plan.prefix) {
-                    Incoming::Ping => {
-                        if ws.send(client::pong()).await.is_err() {
-                            stats.disconnected = true;
-                            break;
-                        }
-                    }
-                    Incoming::Marked(text) => stats.record(text, &plan, &shared),
+    'run: loop {
+        // Everything already read, in place; then what it asks for.
+        let (mut pong, mut ping) = (false, None::<Vec<u8>>);
+        loop {
+            match ws.next_frame() {
+                Ok(Some(Frame::Text(text))) => match client::classify(text, &plan.prefix) {
+                    Incoming::Marked(text) => stats.record(text, &plan),
+                    Incoming::Ping => pong = true,
                     Incoming::Closed => {
                         stats.disconnected = true;
-                        break;
+                        break 'run;
                     }
                     Incoming::Other => {}
                 },
-                Some(Ok(Message::Close(_)) | Err(_)) | None => {
+                Ok(Some(Frame::Ping(payload))) => ping = Some(payload.to_vec()),
+                Ok(Some(Frame::Close)) | Err(_) => {
                     stats.disconnected = true;
-                    break;
+                    break 'run;
                 }
-                Some(Ok(_)) => {}
+                Ok(Some(Frame::Other)) => {}
+                Ok(None) => break,
+            }
+        }
+        stats.publish(&shared);
+        let answered = match (pong, ping) {
+            (true, _) => ws.send_text("3").await,
+            (_, Some(payload)) => ws.send_pong(&payload).await,
+            _ => Ok(()),
+        };
+        if answered.is_err() {
+            stats.disconnected = true;
+            break;
+        }
+        tokio::select! {
+            _ = shared.stop.cancelled() => break,
+            read = ws.fill() => if !matches!(read, Ok(n) if n > 0) {
+                stats.disconnected = true;
+                break;
             },
             _ = tokio::time::sleep_until(next_send), if seq < plan.count => {
                 let sent_us = plan.epoch.elapsed().as_micros();
                 let text = format!("{}{}|{}|{seq}|{sent_us}", plan.prefix, plan.room, plan.sender);
-                if ws.send(client::chat_message(&text)).await.is_err() {
+                if ws.send_text(&client::chat_message(&text)).await.is_err() {
                     stats.disconnected = true;
                     break;
                 }
@@ -182,6 +203,7 @@ pub async fn drive(mut ws: Socket, plan: Plan, shared: Arc<Shared>) -> (Option<S
             }
         }
     }
+    stats.publish(&shared);
     if stats.disconnected && seq < plan.count {
         shared.senders_done.fetch_add(1, Ordering::Relaxed);
     }
@@ -217,11 +239,13 @@ mod tests {
             epoch,
         };
         let mut stats = ClientStats::default();
-        stats.record("cb7.0|1|5|0|0", &plan, &shared);
-        stats.record("cb7.0|1|5|0|0", &plan, &shared);
-        stats.record("cb7.0|0|5|1|0", &plan, &shared);
-        stats.record("cb7.0|1|5|x|0", &plan, &shared);
+        stats.record("cb7.0|1|5|0|0", &plan);
+        stats.record("cb7.0|1|5|0|0", &plan);
+        stats.record("cb7.0|0|5|1|0", &plan);
+        stats.record("cb7.0|1|5|x|0", &plan);
         assert_eq!((stats.delivered, stats.duplicated, stats.misrouted), (1, 1, 1));
+        assert_eq!(shared.delivered.load(Ordering::Relaxed), 0);
+        stats.publish(&shared);
         assert_eq!(shared.delivered.load(Ordering::Relaxed), 1);
         assert_eq!(stats.latency_us.as_ref().map(Histogram::len), Some(1));
     }

@@ -110,9 +110,14 @@ pub async fn run(args: &RunArgs) -> Result<Report, RunError> {
     let names: Vec<String> = (0..users).map(|i| format!("{}-{i}", args.user_prefix)).collect();
     let mut cache = args.tokens.as_deref().map(TokenCache::load).unwrap_or_default();
     let bar = progress(args, users as u64, "users");
-    let (tokens, logins) =
+    let (mut tokens, mut logins) =
         auth::tokens(&api, &names, &mut cache, args.login_concurrency, || bar.inc(1)).await?;
     bar.finish_and_clear();
+    // Cached tokens of an earlier server on the same address: log in again.
+    if logins.len() < users && !token_accepted(args, &room_names(args, 0)[0], &tokens[0]).await {
+        cache.forget(&args.url);
+        (tokens, logins) = auth::tokens(&api, &names, &mut cache, args.login_concurrency, || ()).await?;
+    }
     if let Some(path) = &args.tokens {
         cache.save(path)?;
     }
@@ -120,17 +125,17 @@ pub async fn run(args: &RunArgs) -> Result<Report, RunError> {
 
     // Connections.
     let run_id = RandomState::new().hash_one(Instant::now()) % 1_000_000;
-    let room_names: Vec<String> = (0..args.rooms).map(|r| format!("bench-{run_id}-{r}")).collect();
+    let room_names = room_names(args, run_id);
     report.server_before = server();
     let bar = progress(args, args.clients as u64, "connect");
     let started = Instant::now();
     let results: Vec<(usize, Result<Socket, client::ConnectError>)> = stream::iter(0..args.clients)
         .map(|i| {
             let token = &tokens[i % users];
-            let url = client::socket_url(&args.url, &room_names[i % args.rooms]);
+            let room = &room_names[i % args.rooms];
             let bar = bar.clone();
             async move {
-                let result = client::connect(&url, token).await;
+                let result = client::connect(&args.url, room, token).await;
                 bar.inc(1);
                 (i, result)
             }
@@ -195,8 +200,8 @@ pub async fn run(args: &RunArgs) -> Result<Report, RunError> {
     }
 
     // Close every connection, then see what the server gives back.
-    for (_, mut ws) in sockets {
-        let _ = ws.close(None).await;
+    for (_, ws) in sockets {
+        ws.close().await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     report.server_after = server();
@@ -208,6 +213,22 @@ pub async fn run(args: &RunArgs) -> Result<Report, RunError> {
     };
     report.bench_cpu_secs = cpu_between(bench_start, proc_stats::sample(None));
     Ok(report)
+}
+
+fn room_names(args: &RunArgs, run_id: u64) -> Vec<String> {
+    (0..args.rooms).map(|r| format!("bench-{run_id}-{r}")).collect()
+}
+
+/// Whether the server takes `token` (a cached one may be from an earlier server).
+async fn token_accepted(args: &RunArgs, room: &str, token: &str) -> bool {
+    match client::connect(&args.url, room, token).await {
+        Ok(ws) => {
+            ws.close().await;
+            true
+        }
+        Err(client::ConnectError::Refused(reason)) => reason != shared::errors::AUTH_INVALID_TOKEN,
+        Err(_) => true,
+    }
 }
 
 fn idle_plan(i: usize, rooms: usize, epoch: Instant) -> Plan {
