@@ -83,10 +83,10 @@ async fn handshake(host: &str, path: &str, token: &str) -> Result<Socket, Connec
     let stream = TcpStream::connect(host).await?;
     stream.set_nodelay(true)?;
     let mut ws = Socket { stream, buf: vec![0; READ_CHUNK * 2], start: 0, end: 0, out: Vec::with_capacity(256) };
-    // The key only has to be 16 bytes in base64; the bench does not check the accept hash.
+    // The key must be 16 bytes in base64 (Node's ws checks); the bench does not check the accept hash.
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: Y2hhdC1iZW5jaC1rZXktMDE=\r\nSec-WebSocket-Version: 13\r\n\r\n"
+         Sec-WebSocket-Key: Y2hhdC1iZW5jaC1rZXktMQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
     );
     ws.stream.write_all(request.as_bytes()).await?;
     let head_end = loop {
