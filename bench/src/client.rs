@@ -65,7 +65,8 @@ pub struct Socket {
 
 /// `host:port` and the Socket.IO path of a server's base URL for `room`.
 pub fn socket_target(base: &str, room: &str) -> Result<(String, String), ConnectError> {
-    let rest = base.trim_end_matches('/').strip_prefix("http://").ok_or_else(|| ConnectError::Url(base.into()))?;
+    let rest =
+        base.trim_end_matches('/').strip_prefix("http://").ok_or_else(|| ConnectError::Url(base.into()))?;
     if rest.is_empty() || rest.contains('/') {
         return Err(ConnectError::Url(base.into()));
     }
@@ -76,13 +77,16 @@ pub fn socket_target(base: &str, room: &str) -> Result<(String, String), Connect
 /// it, and completes the Socket.IO handshake with `token` in the CONNECT packet's auth.
 pub async fn connect(base: &str, room: &str, token: &str) -> Result<Socket, ConnectError> {
     let (host, path) = socket_target(base, room)?;
-    tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&host, &path, token)).await.map_err(|_| ConnectError::Timeout)?
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&host, &path, token))
+        .await
+        .map_err(|_| ConnectError::Timeout)?
 }
 
 async fn handshake(host: &str, path: &str, token: &str) -> Result<Socket, ConnectError> {
     let stream = TcpStream::connect(host).await?;
     stream.set_nodelay(true)?;
-    let mut ws = Socket { stream, buf: vec![0; READ_CHUNK * 2], start: 0, end: 0, out: Vec::with_capacity(256) };
+    let mut ws =
+        Socket { stream, buf: vec![0; READ_CHUNK * 2], start: 0, end: 0, out: Vec::with_capacity(256) };
     // The key must be 16 bytes in base64 (Node's ws checks); the bench does not check the accept hash.
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -99,7 +103,10 @@ async fn handshake(host: &str, path: &str, token: &str) -> Result<Socket, Connec
     };
     let head = String::from_utf8_lossy(&ws.buffered()[..head_end]).into_owned();
     if !head.starts_with("HTTP/1.1 101") {
-        return Err(ConnectError::Protocol(format!("upgrade refused: {}", head.lines().next().unwrap_or_default())));
+        return Err(ConnectError::Protocol(format!(
+            "upgrade refused: {}",
+            head.lines().next().unwrap_or_default()
+        )));
     }
     ws.start += head_end;
 
@@ -157,7 +164,9 @@ impl Socket {
         self.start = to;
         let payload = &self.buf[from..to];
         Ok(Some(match opcode {
-            0x1 => Frame::Text(std::str::from_utf8(payload).map_err(|e| ConnectError::Protocol(e.to_string()))?),
+            0x1 => {
+                Frame::Text(std::str::from_utf8(payload).map_err(|e| ConnectError::Protocol(e.to_string()))?)
+            }
             0x8 => Frame::Close,
             0x9 => Frame::Ping(payload),
             _ => Frame::Other,
@@ -289,7 +298,10 @@ mod tests {
     #[test]
     fn targets_and_events_follow_the_protocols() {
         let (host, path) = socket_target("http://127.0.0.1:3000/", "r1").unwrap();
-        assert_eq!((host.as_str(), path.as_str()), ("127.0.0.1:3000", "/socket.io/?EIO=4&transport=websocket&room=r1"));
+        assert_eq!(
+            (host.as_str(), path.as_str()),
+            ("127.0.0.1:3000", "/socket.io/?EIO=4&transport=websocket&room=r1")
+        );
         assert!(socket_target("https://example.com", "r").is_err());
         assert_eq!(chat_message("hi \"x\""), r#"42["chat.message","hi \"x\""]"#);
     }
