@@ -225,8 +225,11 @@ impl Socket {
     }
 }
 
+/// A frame's opcode and the range of its payload in the buffer.
+type FrameAt = (u8, (usize, usize));
+
 /// The opcode and payload range of the first complete frame of `buf`, if it holds one.
-fn parse_frame(buf: &[u8]) -> Result<Option<(u8, (usize, usize))>, ConnectError> {
+fn parse_frame(buf: &[u8]) -> Result<Option<FrameAt>, ConnectError> {
     let [b0, b1, ..] = *buf else { return Ok(None) };
     let (fin, opcode) = (b0 & 0x80 != 0, b0 & 0x0F);
     if b1 & 0x80 != 0 {
