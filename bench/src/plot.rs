@@ -59,6 +59,8 @@ pub fn sweep_svg(reports: &[Report], path: &Path) -> Result<(), PlotError> {
         .configure_mesh()
         .x_desc("offered messages per second (all clients)")
         .y_desc("deliveries per second")
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| format!("{v:.0}"))
         .draw()
         .map_err(|e| draw(&e))?;
     for (i, (label, points)) in series.iter().enumerate() {
@@ -90,6 +92,8 @@ pub fn sweep_svg(reports: &[Report], path: &Path) -> Result<(), PlotError> {
         .configure_mesh()
         .x_desc("offered messages per second (all clients)")
         .y_desc("p99 latency, ms")
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| format!("{v}"))
         .draw()
         .map_err(|e| draw(&e))?;
     for (i, (label, points)) in series.iter().enumerate() {
