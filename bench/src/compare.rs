@@ -46,10 +46,13 @@ pub fn rows(load: &str, ours: &AnyReport, theirs: &AnyReport) -> String {
                 );
                 let p50 = |p: &crate::report::Point| p.latency_ms.map(|l| l.p50);
                 row("p50 latency, ms", fmt(p50(pa), 2), fmt(p50(pb), 2), div(p50(pb), p50(pa)));
-                let integrity = |p: &crate::report::Point| {
-                    format!("{} / {} / {} / {}", p.lost, p.duplicated, p.misrouted, p.out_of_order)
-                };
-                row("lost / duplicated / misrouted / out of order", integrity(pa), integrity(pb), None);
+                let faults = |p: &crate::report::Point| p.faults().map(|n| n.to_string()).join(" / ");
+                row(
+                    "lost / duplicated / misrouted / out of order / disconnects",
+                    faults(pa),
+                    faults(pb),
+                    None,
+                );
                 row(
                     "deliveries per second",
                     format!("{:.0}", pa.deliveries_per_sec),

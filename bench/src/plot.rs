@@ -48,71 +48,58 @@ pub fn sweep_svg(reports: &[Report], path: &Path) -> Result<(), PlotError> {
     root.fill(&WHITE).map_err(|e| draw(&e))?;
     let (top, bottom) = root.split_vertically(450);
 
-    let mut chart = ChartBuilder::on(&top)
-        .caption("Deliveries per second vs offered load", ("sans-serif", 22))
-        .margin(15)
-        .x_label_area_size(45)
-        .y_label_area_size(80)
-        .build_cartesian_2d(0.0..max_x, 0.0..max_y)
-        .map_err(|e| draw(&e))?;
-    chart
-        .configure_mesh()
-        .x_desc("offered messages per second (all clients)")
-        .y_desc("deliveries per second")
-        .x_label_formatter(&|v| format!("{v:.0}"))
-        .y_label_formatter(&|v| format!("{v:.0}"))
-        .draw()
-        .map_err(|e| draw(&e))?;
-    for (i, (label, points)) in series.iter().enumerate() {
-        let colour = COLOURS[i % COLOURS.len()];
-        chart
-            .draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), colour.stroke_width(2)))
-            .map_err(|e| draw(&e))?
-            .label(*label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
-        chart
-            .draw_series(points.iter().map(|p| Circle::new((p.0, p.1), 3, colour.filled())))
-            .map_err(|e| draw(&e))?;
+    // One chart: the two differ in their y axis (linear, log) and value, so a macro rather
+    // than a function generic over plotters' coordinate types.
+    macro_rules! chart {
+        ($area:expr, $caption:expr, $y_desc:expr, $y_range:expr, $value:expr) => {{
+            let mut chart = ChartBuilder::on($area)
+                .caption($caption, ("sans-serif", 22))
+                .margin(15)
+                .x_label_area_size(45)
+                .y_label_area_size(80)
+                .build_cartesian_2d(0.0..max_x, $y_range)
+                .map_err(|e| draw(&e))?;
+            chart
+                .configure_mesh()
+                .x_desc("offered messages per second (all clients)")
+                .y_desc($y_desc)
+                .x_label_formatter(&|v| format!("{v:.0}"))
+                .y_label_formatter(&|v| format!("{v:.0}"))
+                .draw()
+                .map_err(|e| draw(&e))?;
+            let value: fn(&SweepPoint) -> f64 = $value;
+            for (i, (label, points)) in series.iter().enumerate() {
+                let colour = COLOURS[i % COLOURS.len()];
+                chart
+                    .draw_series(LineSeries::new(
+                        points.iter().map(|p| (p.0, value(p))),
+                        colour.stroke_width(2),
+                    ))
+                    .map_err(|e| draw(&e))?
+                    .label(*label)
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+                    });
+                chart
+                    .draw_series(points.iter().map(|p| Circle::new((p.0, value(p)), 3, colour.filled())))
+                    .map_err(|e| draw(&e))?;
+            }
+            chart
+                .configure_series_labels()
+                .border_style(BLACK)
+                .background_style(WHITE)
+                .draw()
+                .map_err(|e| draw(&e))?;
+        }};
     }
-    chart
-        .configure_series_labels()
-        .border_style(BLACK)
-        .background_style(WHITE)
-        .draw()
-        .map_err(|e| draw(&e))?;
-
-    let mut chart = ChartBuilder::on(&bottom)
-        .caption("p99 latency vs offered load (log scale)", ("sans-serif", 22))
-        .margin(15)
-        .x_label_area_size(45)
-        .y_label_area_size(80)
-        .build_cartesian_2d(0.0..max_x, (min_p99 * 0.8..max_p99 * 1.25).log_scale())
-        .map_err(|e| draw(&e))?;
-    chart
-        .configure_mesh()
-        .x_desc("offered messages per second (all clients)")
-        .y_desc("p99 latency, ms")
-        .x_label_formatter(&|v| format!("{v:.0}"))
-        .y_label_formatter(&|v| format!("{v}"))
-        .draw()
-        .map_err(|e| draw(&e))?;
-    for (i, (label, points)) in series.iter().enumerate() {
-        let colour = COLOURS[i % COLOURS.len()];
-        chart
-            .draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.2)), colour.stroke_width(2)))
-            .map_err(|e| draw(&e))?
-            .label(*label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
-        chart
-            .draw_series(points.iter().map(|p| Circle::new((p.0, p.2), 3, colour.filled())))
-            .map_err(|e| draw(&e))?;
-    }
-    chart
-        .configure_series_labels()
-        .border_style(BLACK)
-        .background_style(WHITE)
-        .draw()
-        .map_err(|e| draw(&e))?;
+    chart!(&top, "Deliveries per second vs offered load", "deliveries per second", 0.0..max_y, |p| p.1);
+    chart!(
+        &bottom,
+        "p99 latency vs offered load (log scale)",
+        "p99 latency, ms",
+        (min_p99 * 0.8..max_p99 * 1.25).log_scale(),
+        |p| p.2
+    );
     root.present().map_err(|e| draw(&e))?;
     Ok(())
 }

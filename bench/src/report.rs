@@ -75,6 +75,13 @@ pub struct Point {
     pub bench_cpu_secs: Option<f64>,
 }
 
+impl Point {
+    /// What went wrong: lost, duplicated, misrouted, out of order, disconnects.
+    pub fn faults(&self) -> [u64; 5] {
+        [self.lost, self.duplicated, self.misrouted, self.out_of_order, self.disconnects]
+    }
+}
+
 /// A whole run.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Report {
@@ -177,7 +184,7 @@ impl Report {
             );
         }
         for p in &self.points {
-            let l = p.latency_ms.unwrap_or_default();
+            let (l, faults) = (p.latency_ms.unwrap_or_default(), p.faults());
             let opt = |v: Option<f64>, d: usize| v.map_or("-".into(), |v| format!("{v:.d$}"));
             let _ = writeln!(
                 out,
@@ -185,11 +192,11 @@ impl Report {
                 p.offered_per_sec.map_or("max".into(), |o| format!("{o:.0}")),
                 p.sent,
                 p.delivered,
-                p.lost,
-                p.duplicated,
-                p.misrouted,
-                p.out_of_order,
-                p.disconnects,
+                faults[0],
+                faults[1],
+                faults[2],
+                faults[3],
+                faults[4],
                 p.deliveries_per_sec,
                 l.p50,
                 l.p90,
@@ -228,16 +235,12 @@ impl Report {
             let l = p.latency_ms;
             let _ = writeln!(
                 out,
-                "{run},{},{},{},{},{},{},{},{},{},{:.1},{},{},{},{},{},{},{}",
+                "{run},{},{},{},{},{},{:.1},{},{},{},{},{},{},{}",
                 opt(p.offered_per_sec),
                 p.sent,
                 p.expected,
                 p.delivered,
-                p.lost,
-                p.duplicated,
-                p.misrouted,
-                p.out_of_order,
-                p.disconnects,
+                p.faults().map(|n| n.to_string()).join(","),
                 p.deliveries_per_sec,
                 opt(l.map(|l| l.p50)),
                 opt(l.map(|l| l.p90)),
