@@ -225,7 +225,7 @@ impl Serving {
         let app = http::router(state.clone()).layer(
             ServiceBuilder::new()
                 .layer(cors(&config.cors_origins))
-                .map_request(move |request| proxies.tag(request))
+                .map_request(move |request| proxies.tag(http::owned_head(request)))
                 .layer(socket_layer),
         );
 
