@@ -3,11 +3,11 @@
 pub mod error;
 pub mod users;
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 use axum::{
     Extension, Json, Router,
-    extract::{ConnectInfo, DefaultBodyLimit, OriginalUri, Request, State},
+    extract::{DefaultBodyLimit, OriginalUri, Request, State},
     http::{StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Redirect, Response},
@@ -34,12 +34,11 @@ pub const ADMIN_UI_PATH: &str = "/admin-ui";
 /// Longest an API request may take (a password hash takes well under a second).
 const API_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Gives a request's head storage of its own, keeping only the extensions the server and
-/// engineioxide use (the upgrade, the peer and client addresses). hyper parses the URI and
-/// header values as slices of its 16 KiB connection read buffer, some extensions hold on to
-/// it too, and engineioxide keeps a Socket.IO request's head for the socket's whole life: so
-/// every socket kept that buffer (a valgrind massif profile of 1000 idle sockets: 16 KiB of
-/// each socket's ~44 KiB of heap). The copies cost a few hundred bytes, once.
+/// Gives a request's head storage of its own. hyper parses the URI and header values as slices
+/// of its 16 KiB connection read buffer, axum's `OriginalUri` extension clones that URI, and
+/// engineioxide keeps a Socket.IO request's head for the socket's whole life: so every socket
+/// kept the whole buffer (a valgrind massif profile of 1000 idle sockets: 16 KiB of each
+/// socket's ~44 KiB of heap). The copies cost a few hundred bytes, once.
 pub fn owned_head(mut request: Request) -> Request {
     for value in request.headers_mut().values_mut() {
         if let Ok(mut copy) = header::HeaderValue::from_bytes(value.as_bytes()) {
@@ -48,15 +47,10 @@ pub fn owned_head(mut request: Request) -> Request {
         }
     }
     if let Ok(uri) = axum::http::Uri::try_from(request.uri().to_string()) {
+        if let Some(OriginalUri(original)) = request.extensions_mut().get_mut::<OriginalUri>() {
+            *original = uri.clone();
+        }
         *request.uri_mut() = uri;
-    }
-    let old = std::mem::take(request.extensions_mut());
-    let kept = request.extensions_mut();
-    if let Some(upgrade) = old.get::<hyper::upgrade::OnUpgrade>() {
-        kept.insert(upgrade.clone());
-    }
-    if let Some(peer) = old.get::<ConnectInfo<SocketAddr>>() {
-        kept.insert(*peer);
     }
     request
 }
