@@ -22,6 +22,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{Value, json};
 use shared::inbound::AllArgs;
@@ -45,6 +46,8 @@ const INVALID_CREDENTIALS: &str = "invalid credentials";
 const SESSION_KEY_CONTEXT: &[u8] = b"\0socket.io-admin-ui session";
 /// How long a remote socket's rooms may take to arrive for `all_sockets`.
 const REMOTE_ROOMS_TIMEOUT: Duration = Duration::from_secs(2);
+/// Remote sockets whose rooms are asked for at once (one adapter request each).
+const REMOTE_ROOMS_CONCURRENCY: usize = 64;
 /// A polling client that has not upgraded by then stays on polling.
 const UPGRADE_WINDOW: Duration = Duration::from_secs(30);
 
@@ -228,7 +231,7 @@ async fn on_connect<A: Adapter>(socket: SocketRef<A>, io: SocketIo<A>, State(sta
 }
 
 /// Every socket of the chat namespace on every node: this node's in full, the others' with
-/// their rooms (an adapter knows no more of a remote socket), fetched concurrently.
+/// their rooms (an adapter knows no more of a remote socket), fetched a bounded number at once.
 async fn all_sockets<A: Adapter>(io: &SocketIo<A>) -> Vec<Value> {
     let Some(main) = io.of("/") else { return vec![] };
     let local = main.clone().sockets();
@@ -241,15 +244,17 @@ async fn all_sockets<A: Adapter>(io: &SocketIo<A>) -> Vec<Value> {
             vec![]
         }
     };
-    let remote = remote.into_iter().filter(|s| !ids.contains(&s.data().id)).map(|socket| async move {
-        let rooms = tokio::time::timeout(REMOTE_ROOMS_TIMEOUT, socket.rooms()).await;
-        let rooms: Vec<String> = match rooms {
-            Ok(Ok(rooms)) => rooms.iter().map(|r| r.to_string()).collect(),
-            _ => vec![],
-        };
-        serialize_remote(&socket.data().id.to_string(), rooms)
-    });
-    all.extend(futures_util::future::join_all(remote).await);
+    let remote = futures_util::stream::iter(remote.into_iter().filter(|s| !ids.contains(&s.data().id))).map(
+        |socket| async move {
+            let rooms = tokio::time::timeout(REMOTE_ROOMS_TIMEOUT, socket.rooms()).await;
+            let rooms: Vec<String> = match rooms {
+                Ok(Ok(rooms)) => rooms.iter().map(|r| r.to_string()).collect(),
+                _ => vec![],
+            };
+            serialize_remote(&socket.data().id.to_string(), rooms)
+        },
+    );
+    all.extend(remote.buffer_unordered(REMOTE_ROOMS_CONCURRENCY).collect::<Vec<_>>().await);
     all
 }
 

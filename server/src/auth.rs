@@ -70,7 +70,8 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 }
 
 /// Runs password hashing (CPU-bound, ~19 MiB of argon2 memory each) at most one per core at a
-/// time, on tokio's blocking threads; the rest wait in line, at most [`Hashing::wait`] long.
+/// time, on tokio's blocking threads; the rest wait in line, at most the `wait` given to
+/// [`Hashing::new`].
 /// Unbounded, a flood of 50 concurrent signups ran 50 hashes at once on 50 threads, and RSS
 /// reached 10 GB (see also `main.rs`, `M_MMAP_THRESHOLD`).
 pub struct Hashing {
@@ -87,11 +88,6 @@ impl Hashing {
     /// `concurrency` hashes at once (the cores), each request waiting at most `wait` for a slot.
     pub fn new(concurrency: usize, wait: Duration) -> Self {
         Self { permits: std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))), wait }
-    }
-
-    /// How long a request waits for a slot before it is refused.
-    pub fn wait(&self) -> Duration {
-        self.wait
     }
 
     /// Runs `f` (a hash or a verification) once a slot is free.

@@ -69,7 +69,13 @@ async fn a_full_disk_refuses_writes_keeps_serving_reads_and_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_in_a_burst_then_restart_keeps_every_acked_message_once_in_order() {
     const BURST: usize = 6000;
-    let node = Node::start(&["--no-rate-limits".into(), "--history".into(), BURST.to_string()]).await;
+    // The sender reads only after it has written the whole burst, so its acks and echoes
+    // (two packets per message) wait in the server meanwhile: room for all of them, or the
+    // server rightly drops it as a slow client (the faster the server, the likelier).
+    let buffer = (3 * BURST).to_string();
+    let args =
+        ["--no-rate-limits", "--history", &BURST.to_string(), "--socket-buffer", &buffer].map(String::from);
+    let node = Node::start(&args).await;
     let alice = node.user("alice").await;
     let mut sender = node.connect_raw(&alice.token, "burst", None).await.expect("connect");
     for i in 0..BURST {
