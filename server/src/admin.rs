@@ -27,10 +27,11 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use shared::inbound::AllArgs;
 use socketioxide::{
-    SocketIo, TransportType,
+    BroadcastError, SocketIo, TransportType,
     adapter::Adapter,
     extract::{SocketRef, State, TryData},
     handler::ConnectHandler,
+    operators::BroadcastOperators,
     socket::Sid,
 };
 use socketioxide_core::adapter::DefinedAdapter;
@@ -155,14 +156,7 @@ impl Admin {
         let emit = move |event: &'static str, args: Vec<Value>| {
             let Some(ops) = io.of(&namespace) else { return };
             tokio::spawn(async move {
-                let sent = match args.as_slice() {
-                    [a] => ops.emit(event, a).await,
-                    [a, b] => ops.emit(event, &(a, b)).await,
-                    [a, b, c] => ops.emit(event, &(a, b, c)).await,
-                    [a, b, c, d, ..] => ops.emit(event, &(a, b, c, d)).await,
-                    [] => ops.emit(event, &()).await,
-                };
-                if let Err(e) = sent {
+                if let Err(e) = emit_args(ops, event, &args).await {
                     tracing::debug!("admin {event} not sent: {e}");
                 }
             });
@@ -260,15 +254,16 @@ async fn all_sockets<A: Adapter>(io: &SocketIo<A>) -> Vec<Value> {
 
 /// A socket of another node, for `all_sockets`: the Node module's shape with what is known.
 fn serialize_remote(id: &str, rooms: Vec<String>) -> Value {
-    json!({
-        "id": id,
-        "clientId": id,
-        "transport": "websocket",
-        "nsp": "/",
-        "data": {},
-        "handshake": { "address": null, "headers": {}, "query": {}, "issued": 0, "secure": false, "time": "", "url": "", "xdomain": false },
-        "rooms": rooms,
-    })
+    let handshake = json!({
+        "address": null, "headers": {}, "query": {}, "issued": 0, "secure": false, "time": "", "url": "",
+        "xdomain": false,
+    });
+    socket_json(id, "websocket", handshake, rooms)
+}
+
+/// The Node module's `SerializedSocket` of a socket in the chat namespace.
+fn socket_json(id: &str, transport: &str, handshake: Value, rooms: Vec<String>) -> Value {
+    json!({ "id": id, "clientId": id, "transport": transport, "nsp": "/", "data": {}, "handshake": handshake, "rooms": rooms })
 }
 
 /// In development mode, shows the dashboard what a chat socket is sent (`event_sent`) and its
@@ -314,25 +309,18 @@ pub fn serialize<A: Adapter>(socket: &SocketRef<A>) -> Value {
         TransportType::Polling => "polling",
         TransportType::Websocket => "websocket",
     };
-    let id = socket.id.to_string();
-    json!({
-        "id": id,
-        "clientId": id,
-        "transport": transport,
-        "nsp": "/",
-        "data": {},
-        "handshake": {
-            "address": address,
-            "headers": headers,
-            "query": query,
-            "issued": chrono::Utc::now().timestamp_millis(),
-            "secure": false,
-            "time": chrono::Utc::now().to_rfc2822(),
-            "url": parts.uri.to_string(),
-            "xdomain": parts.headers.contains_key("origin"),
-        },
-        "rooms": socket.rooms().iter().map(|r| r.to_string()).collect::<Vec<_>>(),
-    })
+    let handshake = json!({
+        "address": address,
+        "headers": headers,
+        "query": query,
+        "issued": chrono::Utc::now().timestamp_millis(),
+        "secure": false,
+        "time": chrono::Utc::now().to_rfc2822(),
+        "url": parts.uri.to_string(),
+        "xdomain": parts.headers.contains_key("origin"),
+    });
+    let rooms = socket.rooms().iter().map(|r| r.to_string()).collect();
+    socket_json(&socket.id.to_string(), transport, handshake, rooms)
 }
 
 /// The time of a live event, as the Node module sends a `Date`.
@@ -362,14 +350,7 @@ async fn operate<A: Adapter>(io: &SocketIo<A>, operation: &str, args: Vec<Value>
                 Some(filter) => ops.to(target(&filter)),
                 None => ops,
             };
-            let rest = &args[3.min(args.len())..];
-            let sent = match rest {
-                [] => ops.emit(&ev, &()).await,
-                [a] => ops.emit(&ev, a).await,
-                [a, b] => ops.emit(&ev, &(a, b)).await,
-                [a, b, c, ..] => ops.emit(&ev, &(a, b, c)).await,
-            };
-            sent.map_err(|e| e.to_string())
+            emit_args(ops, &ev, &args[3.min(args.len())..]).await.map_err(|e| e.to_string())
         }
         "join" | "leave" => {
             let room = text(1).ok_or("no room")?;
@@ -388,6 +369,22 @@ async fn operate<A: Adapter>(io: &SocketIo<A>, operation: &str, args: Vec<Value>
             ops.disconnect().await.map_err(|e| e.to_string())
         }
         _ => Err(format!("unknown operation {operation}")),
+    }
+}
+
+/// Emits `event` with each of `args` as an argument of its own (socketioxide sends a tuple as
+/// separate arguments, a list as one), up to four, which is more than any dashboard event has.
+async fn emit_args<A: Adapter>(
+    ops: BroadcastOperators<A>,
+    event: &str,
+    args: &[Value],
+) -> Result<(), BroadcastError> {
+    match args {
+        [] => ops.emit(event, &()).await,
+        [a] => ops.emit(event, a).await,
+        [a, b] => ops.emit(event, &(a, b)).await,
+        [a, b, c] => ops.emit(event, &(a, b, c)).await,
+        [a, b, c, d, ..] => ops.emit(event, &(a, b, c, d)).await,
     }
 }
 

@@ -130,11 +130,9 @@ impl<A: Adapter, E: ClientEvent> MessageHandler<A, Queued> for Inbox<E> {
         if session.shutting_down() {
             return reply(E::NAME, &socket, ack, Err::<E::Ack, _>(errors::SERVICE_UNAVAILABLE.to_string()));
         }
-        if !session.allow_event() {
-            telemetry::count(telemetry::RATE_LIMITED, "kind", "message");
-            return reply(E::NAME, &socket, ack, Err::<E::Ack, _>(errors::RATE_LIMITED.to_string()));
-        }
-        let Ok(slot) = session.inbox.try_reserve() else {
+        // Over its event rate, or its queue full: the same refusal.
+        let slot = if session.allow_event() { session.inbox.try_reserve().ok() } else { None };
+        let Some(slot) = slot else {
             telemetry::count(telemetry::RATE_LIMITED, "kind", "message");
             return reply(E::NAME, &socket, ack, Err::<E::Ack, _>(errors::RATE_LIMITED.to_string()));
         };
