@@ -99,9 +99,8 @@ pub async fn flood(args: &FloodArgs) -> Result<FloodReport, crate::auth::AuthErr
         rss_before_kib: rss(args.pid),
         ..FloodReport::default()
     };
-    let run = crate::auth::PASSWORD.len() as u64 ^ Instant::now().elapsed().as_nanos() as u64;
-    let names: Vec<String> =
-        (0..args.users).map(|i| format!("flood{run:x}-{}-{i}", std::process::id())).collect();
+    let run = crate::random_id();
+    let names: Vec<String> = (0..args.users).map(|i| format!("flood{run:x}-{i}")).collect();
     let started = Instant::now();
     let mut failures = Vec::new();
     let signups = timed(&names, args.concurrency, |name| {

@@ -18,7 +18,16 @@ pub mod proc_stats;
 pub mod report;
 pub mod run;
 
-use std::path::PathBuf;
+use std::{
+    hash::{BuildHasher, RandomState},
+    path::PathBuf,
+};
+
+/// A random number naming one run (its rooms, its flood's users), so that runs against the
+/// same server never mix (std only: a freshly keyed SipHash).
+pub(crate) fn random_id() -> u64 {
+    RandomState::new().hash_one(std::time::Instant::now())
+}
 
 /// The command line.
 #[derive(Debug, clap::Parser)]

@@ -3,7 +3,6 @@
 //! with the server's CPU and memory read from /proc around each phase.
 
 use std::{
-    hash::{BuildHasher, RandomState},
     path::PathBuf,
     sync::{Arc, atomic::Ordering},
     time::Duration,
@@ -113,8 +112,10 @@ pub async fn run(args: &RunArgs) -> Result<Report, RunError> {
     let (mut tokens, mut logins) =
         auth::tokens(&api, &names, &mut cache, args.login_concurrency, || bar.inc(1)).await?;
     bar.finish_and_clear();
+    let run_id = crate::random_id() % 1_000_000;
+    let room_names: Vec<String> = (0..args.rooms).map(|r| format!("bench-{run_id}-{r}")).collect();
     // Cached tokens of an earlier server on the same address: log in again.
-    if logins.len() < users && !token_accepted(args, &room_names(args, 0)[0], &tokens[0]).await {
+    if logins.len() < users && !token_accepted(args, &room_names[0], &tokens[0]).await {
         cache.forget(&args.url);
         (tokens, logins) = auth::tokens(&api, &names, &mut cache, args.login_concurrency, || ()).await?;
     }
@@ -124,8 +125,6 @@ pub async fn run(args: &RunArgs) -> Result<Report, RunError> {
     report.logins = Latency::of_durations(&logins);
 
     // Connections.
-    let run_id = RandomState::new().hash_one(Instant::now()) % 1_000_000;
-    let room_names = room_names(args, run_id);
     report.server_before = server();
     let bar = progress(args, args.clients as u64, "connect");
     let started = Instant::now();
@@ -167,13 +166,13 @@ pub async fn run(args: &RunArgs) -> Result<Report, RunError> {
         let epoch = Instant::now();
         let tasks: Vec<_> = sockets
             .into_iter()
-            .map(|(i, ws)| tokio::spawn(load::drive(ws, idle_plan(i, args.rooms, epoch), hold.clone())))
+            .map(|(i, ws)| (i, tokio::spawn(load::drive(ws, idle_plan(i, args.rooms, epoch), hold.clone()))))
             .collect();
         tokio::time::sleep(Duration::from_secs_f64(args.hold_secs)).await;
         report.server_connected = server();
         hold.stop.cancel();
         sockets = Vec::new();
-        for (i, task) in tasks.into_iter().enumerate() {
+        for (i, task) in tasks {
             if let Ok((Some(ws), _)) = task.await {
                 sockets.push((i, ws));
             }
@@ -213,10 +212,6 @@ pub async fn run(args: &RunArgs) -> Result<Report, RunError> {
     };
     report.bench_cpu_secs = cpu_between(bench_start, proc_stats::sample(None));
     Ok(report)
-}
-
-fn room_names(args: &RunArgs, run_id: u64) -> Vec<String> {
-    (0..args.rooms).map(|r| format!("bench-{run_id}-{r}")).collect()
 }
 
 /// Whether the server takes `token` (a cached one may be from an earlier server).
