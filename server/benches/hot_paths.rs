@@ -18,6 +18,7 @@ fn message(room: &str, i: usize) -> Message {
         message: format!("message number {i}, about as long as a chat line usually is"),
         room: room.to_owned(),
         sent: chrono::Utc::now(),
+        action: false,
     }
 }
 
@@ -29,6 +30,7 @@ fn broadcast_encoding(c: &mut Criterion) {
         sent: "2026-11-30T22:00:00.000Z".into(),
         id: store::new_id(),
         replayed: false,
+        ..Default::default()
     };
     c.bench_function("broadcast: encode chat.message packet", |b| {
         b.iter(|| {

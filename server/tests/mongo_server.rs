@@ -60,6 +60,7 @@ async fn the_node_backends_users_tokens_and_messages_work_unchanged() {
             sent: sent.to_chrono().to_rfc3339_opts(SecondsFormat::Millis, true),
             id: id.to_hex(),
             replayed: true,
+            ..Default::default()
         };
         (document, replayed)
     };

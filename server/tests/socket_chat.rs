@@ -149,6 +149,7 @@ async fn a_message_reaches_its_whole_room_sender_included_and_no_other() {
             sent: m.sent.clone(),
             id: id.clone(),
             replayed: false,
+            ..Default::default()
         };
         assert_eq!(m, expected);
         assert!(m.sent.len() == 24 && m.sent.ends_with('Z'), "sent {} is not RFC 3339 UTC with ms", m.sent);

@@ -72,6 +72,7 @@ fn message(room: &str, text: &str) -> Message {
         message: text.into(),
         room: room.into(),
         sent: chrono::Utc::now(),
+        action: false,
     }
 }
 

@@ -31,6 +31,7 @@ fn message(room: &str, text: &str) -> Message {
         message: text.into(),
         room: room.into(),
         sent: DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).expect("in range"),
+        action: false,
     }
 }
 

@@ -17,3 +17,15 @@ pub const MAX_FRAME_BYTES: usize = 1_000_000;
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// Query-string key that carries the room in the Socket.IO handshake.
 pub const ROOM_QUERY_KEY: &str = "room";
+/// Messages in a `chat.history` or `chat.search` page when the request names no limit.
+pub const PAGE_LEN: usize = 50;
+/// Most messages in one `chat.history` or `chat.search` page.
+pub const MAX_PAGE_LEN: usize = 200;
+/// Most missed messages a resumed join replays; past that the client gets a `chat.gap` and the
+/// newest [`HISTORY_LEN`], and pages back for the rest.
+pub const RESUME_LEN: usize = 500;
+/// How long a typing indicator lasts unless renewed, in seconds.
+pub const TYPING_EXPIRES_SECS: u64 = 6;
+/// A client sends `chat.typing` for one room at most this often, in seconds (the server drops
+/// faster ones).
+pub const TYPING_EVERY_SECS: u64 = 3;

@@ -55,3 +55,15 @@ pub const SERVICE_UNAVAILABLE: &str = "Service temporarily unavailable, try agai
 pub const INTERNAL: &str = "Internal server error";
 /// HTTP: a route that does not exist.
 pub const NOT_FOUND: &str = "Not found";
+
+/// `chat.history` / `chat.search` / `chat.members` / `chat.typing` / `chat.direct` whose
+/// arguments are not the documented object (the detail follows).
+pub fn invalid_request(event: &str, shape: &str) -> String {
+    format!("{event} expects {shape}")
+}
+/// `chat.direct` or `chat.history {with}` naming a user that does not exist.
+pub const NO_SUCH_USER: &str = "No such user";
+/// `chat.search` with a blank query.
+pub const SEARCH_EMPTY: &str = "Search text must not be empty";
+/// A cursor (`before`/`after`) that is not a message id.
+pub const INVALID_MESSAGE_ID: &str = "Message id must be 24 hexadecimal digits";

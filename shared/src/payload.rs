@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// The classic backend sent only `{username, message}`; the extra fields are ignored by
 /// its clients and let ours order, deduplicate and date messages.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatMessage {
     pub username: String,
     pub message: String,
@@ -20,6 +20,12 @@ pub struct ChatMessage {
     /// Set on history sent on connect and on `chat.join`, before live messages.
     #[serde(default, skip_serializing_if = "is_false")]
     pub replayed: bool,
+    /// `/me`: an action, shown as `* alice waves`; a classic client shows the text as said.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub action: bool,
+    /// Direct messages (`chat.direct`) only: the recipient's username; `room` is empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -34,7 +40,13 @@ fn is_false(b: &bool) -> bool {
 #[serde(untagged)]
 pub enum OutgoingMessage {
     Text(String),
-    ToRoom { room: String, message: String },
+    ToRoom {
+        room: String,
+        message: String,
+        /// `/me` (ours).
+        #[serde(default, skip_serializing_if = "is_false")]
+        action: bool,
+    },
 }
 
 /// The one ack shape of our events: `{success: true, ...data}` or `{success: false, error}`.
@@ -150,6 +162,105 @@ pub struct UserSummary {
 pub struct HandshakeAuth {
     #[serde(default)]
     pub token: Option<String>,
+    /// Ours: the id of the last message the client has from the handshake room. The server
+    /// then replays what came after it instead of the last [`crate::defaults::HISTORY_LEN`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
+/// `chat.join`'s object form (ours): join `room` and replay what came after message `after`
+/// (a resume) instead of the room's last messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinRequest {
+    pub room: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
+/// Server → client before a resumed room's replay: the messages after `after` and before
+/// `before` (both message ids, exclusive) were more than the server replays; they are in
+/// history (`chat.history {room, before}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gap {
+    pub room: String,
+    pub after: String,
+    pub before: String,
+}
+
+/// `chat.history`'s argument: the `limit` messages before message `before` (default: the
+/// newest), of `room` or of the direct conversation `with` a user (exactly one of the two).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    /// 1 to [`crate::defaults::MAX_PAGE_LEN`]; default [`crate::defaults::PAGE_LEN`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+}
+
+/// `chat.search`'s argument: messages of `room` (joined) that contain every word of `query`,
+/// newest page first, `before` and `limit` as in [`HistoryQuery`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchQuery {
+    pub room: String,
+    pub query: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+}
+
+/// What `chat.history` and `chat.search` answer: `messages` oldest first (each `replayed`),
+/// and whether older ones exist (`more`; ask again with `before` = `messages[0].id`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page {
+    pub messages: Vec<ChatMessage>,
+    pub more: bool,
+}
+
+/// Ack of `chat.history` and `chat.search`: `{success: true, messages, more}`.
+pub type PageAck = Ack<Page>;
+
+/// What `chat.members` answers: the usernames of everyone in `room`, on every node, sorted,
+/// each once however many sockets they have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Members {
+    pub room: String,
+    pub members: Vec<String>,
+}
+
+/// Ack of `chat.members`: `{success: true, room, members}`.
+pub type MembersAck = Ack<Members>;
+
+/// Server → room `chat.presence`: `username` came into `room` (`joined: true`: their first
+/// socket there) or left it (`false`: their last socket there left or disconnected).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Presence {
+    pub room: String,
+    pub username: String,
+    pub joined: bool,
+}
+
+/// Server → a room's other sockets `chat.typing`: `username` is typing in `room`; it lasts
+/// [`crate::defaults::TYPING_EXPIRES_SECS`] unless renewed or a message from them comes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Typing {
+    pub room: String,
+    pub username: String,
+}
+
+/// `chat.direct`'s argument: `message` for every socket of user `to` (and the sender's
+/// own), stored in their conversation; `action` as in [`ChatMessage`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectRequest {
+    pub to: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub action: bool,
 }
 
 /// Data of a `connect_error` (what the auth middleware's rejection becomes).
@@ -170,7 +281,7 @@ mod tests {
             room: "public".into(),
             sent: "2026-11-25T12:00:00.000Z".into(),
             id: "65a1b2c3d4e5f60718293a4b".into(),
-            replayed: false,
+            ..ChatMessage::default()
         }
     }
 
@@ -186,6 +297,10 @@ mod tests {
         assert_eq!(replayed["replayed"], json!(true));
         let back: ChatMessage = serde_json::from_value(replayed).unwrap();
         assert!(back.replayed);
+        let direct = ChatMessage { action: true, to: Some("bob".into()), room: String::new(), ..sample() };
+        let v = serde_json::to_value(&direct).unwrap();
+        assert_eq!((&v["action"], &v["to"], &v["room"]), (&json!(true), &json!("bob"), &json!("")));
+        assert_eq!(serde_json::from_value::<ChatMessage>(v).unwrap(), direct);
     }
 
     #[test]
@@ -202,7 +317,16 @@ mod tests {
         );
         assert_eq!(
             serde_json::from_value::<OutgoingMessage>(json!({"room": "r", "message": "m"})).unwrap(),
-            OutgoingMessage::ToRoom { room: "r".into(), message: "m".into() }
+            OutgoingMessage::ToRoom { room: "r".into(), message: "m".into(), action: false }
+        );
+        assert_eq!(
+            serde_json::to_value(OutgoingMessage::ToRoom {
+                room: "r".into(),
+                message: "m".into(),
+                action: true
+            })
+            .unwrap(),
+            json!({"room": "r", "message": "m", "action": true})
         );
         assert!(serde_json::from_value::<OutgoingMessage>(json!(42)).is_err());
         assert_eq!(serde_json::to_value(OutgoingMessage::Text("x".into())).unwrap(), json!("x"));
@@ -229,6 +353,31 @@ mod tests {
         assert_eq!(failed.into_result(), Err("e".to_string()));
         let bare: RoomAck = serde_json::from_value(json!({"success": true})).unwrap();
         assert_eq!(bare.into_result(), Ok(None));
+    }
+
+    #[test]
+    fn feature_payloads_have_exact_shapes() {
+        let page = PageAck::done(Page { messages: vec![sample()], more: true });
+        let v = serde_json::to_value(&page).unwrap();
+        assert_eq!(v["success"], json!(true));
+        assert_eq!(v["more"], json!(true));
+        assert_eq!(v["messages"][0]["id"], json!("65a1b2c3d4e5f60718293a4b"));
+        assert_eq!(serde_json::from_value::<PageAck>(v).unwrap(), page);
+        assert_eq!(
+            serde_json::to_value(MembersAck::done(Members { room: "r".into(), members: vec!["a".into()] }))
+                .unwrap(),
+            json!({"success": true, "room": "r", "members": ["a"]})
+        );
+        assert_eq!(
+            serde_json::to_value(Presence { room: "r".into(), username: "a".into(), joined: false }).unwrap(),
+            json!({"room": "r", "username": "a", "joined": false})
+        );
+        assert_eq!(
+            serde_json::to_value(Gap { room: "r".into(), after: "1".into(), before: "2".into() }).unwrap(),
+            json!({"room": "r", "after": "1", "before": "2"})
+        );
+        let auth: HandshakeAuth = serde_json::from_value(json!({"token": "t", "after": "i"})).unwrap();
+        assert_eq!(auth.after.as_deref(), Some("i"));
     }
 
     #[test]

@@ -1027,6 +1027,7 @@ mod tests {
             sent: "2026-11-25T12:00:00.000Z".into(),
             id: id.into(),
             replayed,
+            ..Default::default()
         })
     }
 
@@ -1527,6 +1528,7 @@ mod tests {
                 sent: sent.into(),
                 id: id.into(),
                 replayed,
+                ..Default::default()
             })
         };
         app.update(Event::Net(at("three days ago", "a", "2026-11-27T12:00:00.000Z", true)));

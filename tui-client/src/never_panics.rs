@@ -93,6 +93,7 @@ fn net_event() -> impl Strategy<Value = NetEvent> {
                 sent: "2026-11-30T10:00:00.000Z".into(),
                 id: format!("{id:024x}"),
                 replayed,
+                ..Default::default()
             })
         },
     );

@@ -176,6 +176,7 @@ mod tests {
             sent: "2026-11-25T12:00:00.000Z".into(),
             id: "m1".into(),
             replayed: false,
+            ..Default::default()
         }
     }
 

@@ -83,20 +83,18 @@ async fn check<A: Adapter>(
     };
     let home_room = room_from_query(socket.req_parts().uri.query());
     let home_room = shared::validate::room(&home_room).map_err(ConnectRejection::InvalidRoom)?;
+    // A resume point that is no message id is ignored: the client gets the usual replay.
+    let after = match auth.as_ref().and_then(|a| a.get("after")) {
+        Some(Value::String(id)) => shared::inbound::message_id(id).ok(),
+        _ => None,
+    };
 
     let addr = socket.req_parts().extensions.get::<ClientAddr>().map(|c| c.0);
     let slot = match addr {
         Some(addr) => Some(state.limits.open_connection(addr).ok_or(ConnectRejection::TooManyConnections)?),
         None => None,
     };
-    socket.extensions.insert(Arc::new(Session::<A>::new(
-        user.id,
-        user.username,
-        home_room,
-        addr,
-        state,
-        slot,
-    )));
+    socket.extensions.insert(Arc::new(Session::<A>::new(user, (home_room, after), addr, state, slot)));
     register_handlers(socket);
     Ok(())
 }

@@ -36,9 +36,9 @@ impl ClientEvent for SendMessage {
     /// so the next event need not wait for the store.
     async fn handle<A: Adapter>(cx: &Cx<A>, args: MessageArgs) -> Answer<MessageAck> {
         telemetry::count_one(telemetry::MESSAGES_RECEIVED);
-        let (room, text) = match args {
-            MessageArgs::Home(text) => (cx.session.home_room.clone(), text),
-            MessageArgs::ToRoom { room, message } => (room, message),
+        let (room, text, action) = match args {
+            MessageArgs::Home(text) => (cx.session.home_room.clone(), text, false),
+            MessageArgs::ToRoom { room, message, action } => (room, message, action),
         };
         if let Err(refused) = message_text(&text, cx.state.config.max_message_bytes) {
             return Err(refused).into();
@@ -52,6 +52,7 @@ impl ClientEvent for SendMessage {
             message: text,
             room,
             sent: Utc::now(),
+            action,
         };
         let (id, room) = (message.id.clone(), message.room.clone());
         let stored = cx.state.history.publish(&cx.io, message, &cx.session.order).await;

@@ -31,13 +31,17 @@ use std::{
 };
 
 use serde::Serialize;
-use shared::{events, payload::ChatMessage};
+use shared::{
+    defaults::RESUME_LEN,
+    events,
+    payload::{ChatMessage, Gap},
+};
 use socketioxide::{BroadcastError, SendError, SocketError, SocketIo, adapter::Adapter, extract::SocketRef};
 use tokio::sync::{Mutex as AsyncMutex, oneshot};
 use tokio_util::task::TaskTracker;
 
 use crate::store::{
-    Message, Store, StoreError,
+    Message, Store, StoreError, Window,
     writer::{MessageWriter, Stored},
 };
 
@@ -50,6 +54,50 @@ const DISCONNECT_RETRY: Duration = Duration::from_millis(50);
 const LATE_COPY_WINDOW: Duration = Duration::from_secs(10);
 /// Room logs kept in memory before idle ones are dropped (they reload from the store).
 const MAX_CACHED_ROOMS: usize = 1024;
+/// How far before a resuming client's last message a resume starts on several nodes: a
+/// message stored just before that one can reach the client after it (another node's
+/// broadcast), and ids from two nodes in one second do not sort by time. The client drops
+/// what it has by id.
+const RESUME_OVERLAP: Duration = Duration::from_secs(5);
+
+/// Where a published message goes: the event, the rooms and what they get.
+pub struct Route {
+    pub event: &'static str,
+    pub rooms: Vec<String>,
+    pub payload: ChatMessage,
+}
+
+impl Route {
+    /// A room's `chat.message`.
+    pub fn room(message: &Message) -> Self {
+        Route {
+            event: events::CHAT_MESSAGE,
+            rooms: vec![message.room.clone()],
+            payload: to_payload(message, false),
+        }
+    }
+}
+
+/// What a joining socket is sent: a gap (more was missed than is replayed), then messages.
+struct Replay {
+    gap: Option<Gap>,
+    messages: Vec<Message>,
+}
+
+impl Replay {
+    fn all(messages: impl IntoIterator<Item = Message>) -> Self {
+        Replay { gap: None, messages: messages.into_iter().collect() }
+    }
+
+    fn send<A: Adapter>(&self, socket: &SocketRef<A>) {
+        if let Some(gap) = &self.gap {
+            socket.emit(events::CHAT_GAP, gap).ok();
+        }
+        for message in &self.messages {
+            socket.emit(events::CHAT_MESSAGE, &to_payload(message, true)).ok();
+        }
+    }
+}
 
 #[derive(Default)]
 struct RoomLog {
@@ -122,10 +170,10 @@ impl History {
         message: Message,
         order: &SenderOrder,
     ) -> Stored {
-        let Some(rooms) = &self.rooms else { return self.publish_shared(io, message, order).await };
+        let route = Route::room(&message);
+        let Some(rooms) = &self.rooms else { return self.publish_shared(io, message, route, order).await };
         let log = self.log(rooms, &message.room);
         let mut log = log.lock().await;
-        let payload = to_payload(&message, false);
         let room = message.room.clone();
         // Load before queueing: loading flushes the writer, and this message must not be
         // both read back from the store and appended below.
@@ -140,7 +188,24 @@ impl History {
             Err(e) => tracing::warn!(room, "history unavailable: {e}"),
         }
         let stored = self.writer.enqueue(message).await;
-        broadcast(io, &room, &payload).await;
+        broadcast(io, route.event, &route.rooms, &route.payload).await;
+        stored
+    }
+
+    /// Queues `message` for storage and sends it along `route`, which is no room that is
+    /// joined and replayed (a direct conversation): no room log to keep in step.
+    pub async fn publish_to<A: Adapter>(
+        &self,
+        io: &SocketIo<A>,
+        message: Message,
+        route: Route,
+        order: &SenderOrder,
+    ) -> Stored {
+        if self.rooms.is_none() {
+            return self.publish_shared(io, message, route, order).await;
+        }
+        let stored = self.writer.enqueue(message).await;
+        broadcast(io, route.event, &route.rooms, &route.payload).await;
         stored
     }
 
@@ -151,9 +216,9 @@ impl History {
         &self,
         io: &SocketIo<A>,
         message: Message,
+        route: Route,
         order: &SenderOrder,
     ) -> Stored {
-        let payload = to_payload(&message, false);
         let stored = self.writer.enqueue(message).await;
         let (done, outcome) = oneshot::channel();
         let (sent, next) = oneshot::channel::<()>();
@@ -167,7 +232,7 @@ impl History {
             if let Some(previous) = previous {
                 let _ = previous.await;
             }
-            broadcast(&io, &payload.room, &payload).await;
+            broadcast(&io, route.event, &route.rooms, &route.payload).await;
             let _ = sent.send(());
             let result = match early {
                 Ok(result) => result,
@@ -185,6 +250,7 @@ impl History {
         let result = written(stored).await;
         self.store_failing.store(result.is_err(), Ordering::Relaxed);
         if result.is_err()
+            && super::is_chat_room(room)
             && let Some(rooms) = &self.rooms
         {
             self.log(rooms, room).lock().await.recent = None;
@@ -192,31 +258,80 @@ impl History {
         result
     }
 
+    /// Up to `limit` messages of `room` (or a direct conversation) in `window`, oldest first,
+    /// the writes still queued included.
+    pub async fn read(
+        &self,
+        room: &str,
+        window: Window<'_>,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        self.writer.flush().await;
+        self.store.messages(room, window, limit).await
+    }
+
+    /// [`Store::search_messages`], the writes still queued included.
+    pub async fn search(
+        &self,
+        room: &str,
+        words: &[String],
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        self.writer.flush().await;
+        self.store.search_messages(room, words, before, limit).await
+    }
+
     /// Joins `socket` to `room` and sends it the room's history, oldest first, before any
-    /// live message can reach it.
+    /// live message can reach it: the last N messages, or with `after` (a resume) those that
+    /// came after that message, up to [`RESUME_LEN`] (past that a `chat.gap` and the last N).
     ///
     /// # Errors
     /// The store could not be read; the socket has joined anyway and gets live messages.
-    pub async fn join<A: Adapter>(&self, socket: &SocketRef<A>, room: &str) -> Result<(), StoreError> {
-        let Some(rooms) = &self.rooms else { return self.join_shared(socket, room).await };
+    pub async fn join<A: Adapter>(
+        &self,
+        socket: &SocketRef<A>,
+        room: &str,
+        after: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let Some(rooms) = &self.rooms else { return self.join_shared(socket, room, after).await };
         let log = self.log(rooms, room);
         let mut log = log.lock().await;
         socket.join(room.to_string());
         let recent = self.load(room, &mut log).await?;
-        for message in recent.iter() {
-            socket.emit(events::CHAT_MESSAGE, &to_payload(message, true)).ok();
-        }
+        let replay = match after {
+            None => Replay::all(recent.iter().cloned()),
+            Some(after) => match recent.iter().position(|m| m.id == after) {
+                Some(seen) => Replay::all(recent.iter().skip(seen + 1).cloned()),
+                // Older than the log (or never stored): the store has the rest, writes
+                // included once flushed; the lock keeps live messages back meanwhile.
+                None => {
+                    self.writer.flush().await;
+                    self.since(room, after).await?
+                }
+            },
+        };
+        replay.send(socket);
         Ok(())
     }
 
     /// Several nodes: hold, join, replay from the store, release what the replay lacked.
-    async fn join_shared<A: Adapter>(&self, socket: &SocketRef<A>, room: &str) -> Result<(), StoreError> {
+    async fn join_shared<A: Adapter>(
+        &self,
+        socket: &SocketRef<A>,
+        room: &str,
+        after: Option<&str>,
+    ) -> Result<(), StoreError> {
         socket.hold_broadcasts();
         socket.join(room.to_string());
-        let recent = self.store.recent_messages(room, self.len).await;
-        let replayed: HashSet<String> = recent.iter().flatten().map(|m| m.id.clone()).collect();
-        for message in recent.iter().flatten() {
-            socket.emit(events::CHAT_MESSAGE, &to_payload(message, true)).ok();
+        let replay = match after {
+            None => self.store.recent_messages(room, self.len).await.map(Replay::all),
+            Some(after) => self.since(room, &overlap_cursor(after)).await,
+        };
+        let replayed: HashSet<String> =
+            replay.iter().flat_map(|r| r.messages.iter().map(|m| m.id.clone())).collect();
+        if let Ok(replay) = &replay {
+            replay.send(socket);
         }
         let keep =
             move |packet: Option<&str>| packet.and_then(message_id).is_none_or(|id| !replayed.contains(id));
@@ -225,8 +340,34 @@ impl History {
             tracing::warn!(sid = %socket.id, room, "send buffer full while joining: disconnecting a slow client");
             disconnect_slow(socket.clone());
         }
-        recent.map(drop)
+        replay.map(drop)
     }
+
+    /// What a client that last saw message `after` in `room` missed, from the store.
+    async fn since(&self, room: &str, after: &str) -> Result<Replay, StoreError> {
+        let missed = self.store.messages(room, Window::After(after), RESUME_LEN + 1).await?;
+        if missed.len() <= RESUME_LEN {
+            return Ok(Replay::all(missed));
+        }
+        let recent = self.store.recent_messages(room, self.len.max(1)).await?;
+        let gap = recent.first().map(|first| Gap {
+            room: room.to_owned(),
+            after: after.to_owned(),
+            before: first.id.clone(),
+        });
+        Ok(Replay { gap, messages: recent })
+    }
+}
+
+/// A cursor [`RESUME_OVERLAP`] before message id `after` (an ObjectId, whose first four bytes
+/// are its creation time in seconds); `after` itself when it is no ObjectId.
+fn overlap_cursor(after: &str) -> String {
+    let Ok(oid) = bson::oid::ObjectId::parse_str(after) else { return after.to_owned() };
+    let mut bytes = [0u8; 12];
+    let seconds = u32::from_be_bytes(oid.bytes()[..4].try_into().unwrap_or_default());
+    let back = u32::try_from(RESUME_OVERLAP.as_secs()).unwrap_or(u32::MAX);
+    bytes[..4].copy_from_slice(&seconds.saturating_sub(back).to_be_bytes());
+    bson::oid::ObjectId::from_bytes(bytes).to_hex()
 }
 
 /// One sender's place in line: the moment its last message went out (see
@@ -256,23 +397,28 @@ fn message_id(packet: &str) -> Option<&str> {
     }
 }
 
-/// Sends `data` as `chat.message` to `room` on every node.
+/// Sends `data` as `event` to the sockets in any of `rooms`, on every node.
 ///
 /// When the adapter's backend fails, the adapter delivers to no socket at all, this node's
 /// included: the message then goes to this node's sockets alone (the outage itself is logged
 /// once by [`crate::adapter::AdapterStatus`]). Sockets whose send buffer is full are
 /// disconnected, so they catch up from history instead of missing messages silently.
-pub async fn broadcast<A: Adapter, T: Serialize + ?Sized>(io: &SocketIo<A>, room: &str, data: &T) {
-    let result = match io.to(room.to_owned()).emit(events::CHAT_MESSAGE, data).await {
+pub async fn broadcast<A: Adapter, T: Serialize + ?Sized>(
+    io: &SocketIo<A>,
+    event: &'static str,
+    rooms: &[String],
+    data: &T,
+) {
+    let result = match io.to(rooms.to_vec()).emit(event, data).await {
         Err(BroadcastError::Adapter(e)) => {
-            tracing::debug!(room, "adapter broadcast failed, delivering on this node only: {e}");
-            io.local().to(room.to_owned()).emit(events::CHAT_MESSAGE, data).await
+            tracing::debug!(?rooms, "adapter broadcast failed, delivering on this node only: {e}");
+            io.local().to(rooms.to_vec()).emit(event, data).await
         }
         other => other,
     };
     if let Err(e) = result {
-        tracing::warn!(room, "broadcast incomplete: {e}");
-        disconnect_full_sockets(io, room);
+        tracing::warn!(?rooms, "broadcast incomplete: {e}");
+        disconnect_full_sockets(io, rooms);
     }
 }
 
@@ -280,10 +426,10 @@ pub async fn broadcast<A: Adapter, T: Serialize + ?Sized>(io: &SocketIo<A>, room
 /// even a tiny probe and disconnects them: their clients reconnect and replay history instead
 /// of silently missing messages. socketioxide does not say which sockets failed, and probing
 /// with a real `error` would alarm every healthy client in the room.
-fn disconnect_full_sockets<A: Adapter>(io: &SocketIo<A>, room: &str) {
-    for socket in io.to(room.to_string()).sockets() {
+fn disconnect_full_sockets<A: Adapter>(io: &SocketIo<A>, rooms: &[String]) {
+    for socket in io.to(rooms.to_vec()).sockets() {
         if let Err(SendError::Socket(SocketError::InternalChannelFull)) = socket.emit(events::PROBE, &()) {
-            tracing::warn!(sid = %socket.id, room, "send buffer full: disconnecting a slow client");
+            tracing::warn!(sid = %socket.id, ?rooms, "send buffer full: disconnecting a slow client");
             disconnect_slow(socket);
         }
     }
@@ -305,7 +451,8 @@ fn disconnect_slow<A: Adapter>(socket: SocketRef<A>) {
     });
 }
 
-fn to_payload(message: &Message, replayed: bool) -> ChatMessage {
+/// A stored room message as clients get it.
+pub fn to_payload(message: &Message, replayed: bool) -> ChatMessage {
     ChatMessage {
         username: message.username.clone(),
         message: message.message.clone(),
@@ -313,6 +460,8 @@ fn to_payload(message: &Message, replayed: bool) -> ChatMessage {
         sent: message.sent.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         id: message.id.clone(),
         replayed,
+        action: message.action,
+        to: None,
     }
 }
 
@@ -328,5 +477,14 @@ mod tests {
         assert_eq!(message_id(r#"2["other",{"id":"i3"}]"#), None);
         assert_eq!(message_id("2[\"chat.probe\"]"), None);
         assert_eq!(message_id("garbage"), None);
+    }
+
+    #[test]
+    fn resumes_on_several_nodes_start_a_few_seconds_back() {
+        let after = "65a1b2c3d4e5f60718293a4b";
+        let cursor = overlap_cursor(after);
+        assert_eq!(cursor, format!("{:08x}0000000000000000", 0x65a1_b2c3_u32 - 5));
+        assert!(cursor.as_str() < after);
+        assert_eq!(overlap_cursor("nope"), "nope");
     }
 }

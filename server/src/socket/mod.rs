@@ -10,16 +10,20 @@
 //! before CONNECT is sent) therefore registers the queueing handlers; the connect handler joins
 //! the home room, replays its history, and only then runs the socket's queue.
 //!
-//! **Rooms.** Each socket is in three kinds of room: chat rooms (validated names),
-//! `sid:<socket id>` and `user:<user id>`. The last two carry no chat; they let [`user_info`]
-//! answer through the adapter alone (`rooms()` of the sockets in `sid:<id>`), which works the
-//! same when the socket lives on another node behind a shared adapter. Valid chat room names
-//! cannot contain `:`, so the kinds never collide.
+//! **Rooms.** Each socket is in four kinds of room: chat rooms (validated names),
+//! `sid:<socket id>`, `user:<user id>` and `name:<username>`. The last three carry no chat;
+//! they let [`user_info`] and [`presence`] answer through the adapter alone (`rooms()` of the
+//! sockets in `sid:<id>`, in a room, of a user), which works the same when the sockets live on
+//! other nodes behind a shared adapter, and carry [`direct`] messages to every socket of a
+//! user. Valid chat room names cannot contain `:`, so the kinds never collide.
 
 pub mod auth;
 pub mod chat;
+pub mod direct;
 pub mod event;
 pub mod history;
+pub mod paging;
+pub mod presence;
 pub mod rooms;
 pub mod user_info;
 
@@ -63,6 +67,10 @@ pub struct Session<A: Adapter> {
     pub username: String,
     /// The room from the handshake query: where a bare-string `chat.message` goes.
     pub home_room: String,
+    /// The handshake's `auth.after`: the last message the client has from the home room.
+    resume_after: Option<String>,
+    /// When this socket's `chat.typing` last went to each room.
+    typing: presence::TypingThrottle,
     pub addr: Option<IpAddr>,
     /// `None` under `--no-rate-limits`.
     limiter: Option<DefaultDirectRateLimiter>,
@@ -83,18 +91,19 @@ pub struct Session<A: Adapter> {
 
 impl<A: Adapter> Session<A> {
     pub fn new(
-        user_id: String,
-        username: String,
-        home_room: String,
+        user: crate::store::User,
+        (home_room, resume_after): (String, Option<String>),
         addr: Option<IpAddr>,
         state: &AppState,
         slot: Option<ConnectionSlot>,
     ) -> Self {
         let (inbox, inbox_rx) = mpsc::channel(INBOX_CAPACITY);
         Self {
-            user_id,
-            username,
+            user_id: user.id,
+            username: user.username,
             home_room,
+            resume_after,
+            typing: presence::TypingThrottle::default(),
             addr,
             limiter: message_limiter(state),
             inbox,
@@ -140,6 +149,11 @@ fn register_handlers<A: Adapter>(socket: &SocketRef<A>) {
     listen::<rooms::Join, A>(socket);
     listen::<rooms::Leave, A>(socket);
     listen::<user_info::Lookup, A>(socket);
+    listen::<paging::ReadHistory, A>(socket);
+    listen::<paging::Search, A>(socket);
+    listen::<presence::ListMembers, A>(socket);
+    listen::<presence::StartTyping, A>(socket);
+    listen::<direct::SendDirect, A>(socket);
     socket.on_disconnect(on_disconnect::<A>);
 }
 
@@ -161,10 +175,11 @@ async fn on_connect<A: Adapter>(
             socket.join(vec![
                 format!("{SID_ROOM_PREFIX}{}", socket.id),
                 format!("{USER_ROOM_PREFIX}{}", session.user_id),
+                format!("{}{}", presence::NAME_ROOM_PREFIX, session.username),
             ]);
             let cx = Arc::new(Cx { socket, io, state, session });
             let home_room = cx.session.home_room.clone();
-            rooms::enter(&cx, &home_room).await;
+            rooms::enter(&cx, &home_room, cx.session.resume_after.as_deref()).await;
             if let Some(admin) = &cx.session.admin {
                 admin.live("socket_connected", || {
                     vec![crate::admin::serialize(&cx.socket), crate::admin::now()]
@@ -201,10 +216,19 @@ async fn run_worker<A: Adapter>(cx: Arc<Cx<A>>, mut inbox: JobReceiver<A>) {
 
 async fn on_disconnect<A: Adapter>(
     socket: SocketRef<A>,
+    io: SocketIo<A>,
     reason: DisconnectReason,
+    State(state): State<AppState>,
     Extension(session): Extension<Arc<Session<A>>>,
 ) {
     tracing::info!(sid = %socket.id, user = %session.username, ?reason, "disconnected");
+    // Out of every room first, so that of two sockets of one user going at once, the last
+    // one's check finds neither and says the user left.
+    let rooms = chat_rooms(&socket);
+    socket.leave_all();
+    if !session.shutting_down() {
+        presence::left(&io, &state.tasks, &session.user_id, &session.username, rooms);
+    }
     telemetry::sockets(-1.0);
     telemetry::count(telemetry::DISCONNECTS, "reason", format!("{reason:?}"));
     if let Some(admin) = &session.admin {

@@ -11,10 +11,11 @@ use socketioxide::adapter::Adapter;
 use super::{
     chat_rooms,
     event::{Answer, ClientEvent, Cx, FromArgs},
-    history, send_error,
+    history, presence, send_error,
 };
 
-/// `chat.join (room)`: with or without an ack (chapter 15 sends none).
+/// `chat.join (room)` or `chat.join ({room, after})` (a resume): with or without an ack
+/// (chapter 15 sends none).
 pub struct Join;
 /// `chat.leave (room)`.
 pub struct Leave;
@@ -28,12 +29,21 @@ impl FromArgs for RoomArg {
     }
 }
 
+/// `chat.join`'s argument: the room, and the last message the client has from it.
+pub struct JoinArg(String, Option<String>);
+
+impl FromArgs for JoinArg {
+    fn from_args(args: Vec<Value>) -> Result<Self, String> {
+        shared::inbound::join_arg(args).map(|(room, after)| JoinArg(room, after))
+    }
+}
+
 impl ClientEvent for Join {
     const NAME: &'static str = events::CHAT_JOIN;
-    type Args = RoomArg;
+    type Args = JoinArg;
     type Ack = RoomAck;
 
-    async fn handle<A: Adapter>(cx: &Cx<A>, RoomArg(room): RoomArg) -> Answer<RoomAck> {
+    async fn handle<A: Adapter>(cx: &Cx<A>, JoinArg(room, after): JoinArg) -> Answer<RoomAck> {
         let joined = chat_rooms(&cx.socket);
         if joined.contains(&room) {
             // Already in: no second replay, which would duplicate what the client has.
@@ -42,7 +52,7 @@ impl ClientEvent for Join {
         if joined.len() >= cx.state.config.max_rooms_per_socket {
             return Err(errors::TOO_MANY_ROOMS.to_string()).into();
         }
-        enter(cx, &room).await;
+        enter(cx, &room, after.as_deref()).await;
         Ok(RoomAck::room(room)).into()
     }
 }
@@ -57,6 +67,13 @@ impl ClientEvent for Leave {
             return Err(errors::not_in_room(&room)).into();
         }
         cx.socket.leave(room.clone());
+        presence::left(
+            &cx.io,
+            &cx.state.tasks,
+            &cx.session.user_id,
+            &cx.session.username,
+            vec![room.clone()],
+        );
         if let Some(admin) = &cx.session.admin {
             admin.live("room_left", || {
                 vec![json!("/"), json!(room), json!(cx.socket.id.to_string()), crate::admin::now()]
@@ -66,19 +83,21 @@ impl ClientEvent for Leave {
     }
 }
 
-/// Joins `room`, replays its history to the socket, then tells the room (the socket included)
-/// that the user joined, as chapter 15's backend does.
+/// Joins `room`, replays its history to the socket (what came after message `after`, for a
+/// resume), then tells the room (the socket included) that the user joined, as chapter 15's
+/// backend does, and with `chat.presence` if it is the user's first socket there.
 ///
 /// A history that cannot be read does not stop the join: the client gets an `error` event and
 /// live messages from then on.
-pub async fn enter<A: Adapter>(cx: &Cx<A>, room: &str) {
-    if let Err(e) = cx.state.history.join(&cx.socket, room).await {
+pub async fn enter<A: Adapter>(cx: &Cx<A>, room: &str, after: Option<&str>) {
+    if let Err(e) = cx.state.history.join(&cx.socket, room, after).await {
         tracing::warn!(sid = %cx.socket.id, room, "history replay failed: {e}");
         send_error(&cx.socket, errors::SERVICE_UNAVAILABLE);
     }
     let sent = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let notice = SystemMessage::joined(&cx.session.username, room, sent);
-    history::broadcast(&cx.io, room, &notice).await;
+    history::broadcast(&cx.io, events::CHAT_MESSAGE, &[room.to_owned()], &notice).await;
+    presence::joined(cx, room);
     if let Some(admin) = &cx.session.admin {
         admin.live("room_joined", || {
             vec![json!("/"), json!(room), json!(cx.socket.id.to_string()), crate::admin::now()]
@@ -91,6 +110,15 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_join_names_a_room_and_maybe_where_to_resume() {
+        let JoinArg(room, after) =
+            JoinArg::from_args(vec![json!({"room": "dev", "after": "65a1b2c3d4e5f60718293a4b"})])
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((room.as_str(), after.as_deref()), ("dev", Some("65a1b2c3d4e5f60718293a4b")));
+        assert!(JoinArg::from_args(vec![json!(["dev"])]).is_err());
+    }
 
     #[test]
     fn a_room_argument_is_one_valid_name() {

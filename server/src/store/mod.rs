@@ -38,6 +38,19 @@ pub struct Message {
     pub message: String,
     pub room: String,
     pub sent: DateTime<Utc>,
+    /// `/me`: an action rather than something said.
+    pub action: bool,
+}
+
+/// Which of a room's messages a read covers, in the store's order (insertion order in SQLite,
+/// `_id` order in MongoDB). Cursors are message ids; one the store does not have (a write that
+/// failed, another room's) stands where its id would sort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window<'a> {
+    /// The newest messages before this one (`None`: the newest of all).
+    Before(Option<&'a str>),
+    /// The oldest messages after this one.
+    After(&'a str),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,8 +81,27 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_id(&self, id: &str) -> Result<Option<User>, StoreError>;
     /// Writes a batch of messages, all or nothing as far as the backend allows.
     async fn insert_messages(&self, batch: &[Message]) -> Result<(), StoreError>;
+    /// Up to `limit` messages of `room` in `window`, oldest first.
+    async fn messages(
+        &self,
+        room: &str,
+        window: Window<'_>,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError>;
+    /// The newest `limit` messages of `room` before `before` (`None`: of all) that contain
+    /// every one of `words` (case and accents aside; SQLite FTS5 and MongoDB text indexes
+    /// match words and, in SQLite, their prefixes), oldest first.
+    async fn search_messages(
+        &self,
+        room: &str,
+        words: &[String],
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError>;
     /// The last `limit` messages of `room`, oldest first.
-    async fn recent_messages(&self, room: &str, limit: usize) -> Result<Vec<Message>, StoreError>;
+    async fn recent_messages(&self, room: &str, limit: usize) -> Result<Vec<Message>, StoreError> {
+        self.messages(room, Window::Before(None), limit).await
+    }
     /// A cheap round trip, for health checks.
     async fn ping(&self) -> Result<(), StoreError>;
     /// Flushes and releases the backend; later calls fail with `Unavailable`.
@@ -170,8 +202,22 @@ impl Store for Timed {
     async fn insert_messages(&self, batch: &[Message]) -> Result<(), StoreError> {
         self.run("insert_messages", self.inner.insert_messages(batch)).await
     }
-    async fn recent_messages(&self, room: &str, limit: usize) -> Result<Vec<Message>, StoreError> {
-        self.run("recent_messages", self.inner.recent_messages(room, limit)).await
+    async fn messages(
+        &self,
+        room: &str,
+        window: Window<'_>,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        self.run("messages", self.inner.messages(room, window, limit)).await
+    }
+    async fn search_messages(
+        &self,
+        room: &str,
+        words: &[String],
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        self.run("search_messages", self.inner.search_messages(room, words, before, limit)).await
     }
     async fn ping(&self) -> Result<(), StoreError> {
         self.run("ping", self.inner.ping()).await

@@ -4,8 +4,11 @@
 //! can point `chat-server` at that backend's database and carry on:
 //!
 //! - `users`: `{_id: ObjectId, username, password, __v: 0}`, unique index `username_1`.
-//! - `messages`: `{_id: ObjectId, username, message, room, sent: Date, __v: 0}`, indexes
-//!   `room_1_sent_1` (the Node backend's) and `room_1__id_1` (ours, for history).
+//! - `messages`: `{_id: ObjectId, username, message, room, sent: Date, __v: 0}` (ours add
+//!   `action: true` to `/me` actions), indexes `room_1_sent_1` (the Node backend's),
+//!   `room_1__id_1` (ours, for history) and the text index `message_text` (ours, for search;
+//!   on a server without text indexes search falls back to a case-insensitive match of each
+//!   word, found by scanning the room).
 //! - `username_keys` (ours; mongoose never reads it): `{_id: key, user: ObjectId}`, one per
 //!   [`shared::validate::username_key`], so look-alike names collide on `_id`. Users that
 //!   existed before get theirs on the first start, oldest first (a later look-alike keeps only
@@ -34,7 +37,7 @@ use mongodb::{
     options::{ClientOptions, IndexOptions},
 };
 
-use super::{Message, Store, StoreError, User, redact_url};
+use super::{Message, Store, StoreError, User, Window, redact_url};
 
 /// Database used when the URL has no path, as in the Node backend's `mongodb://host/chat`
 /// (the MongoDB adapter's too).
@@ -54,6 +57,8 @@ const USERNAME_INDEX: &str = "username_1";
 const ROOM_SENT_INDEX: &str = "room_1_sent_1";
 /// Serves our history query (`room` equal, newest `_id` first) without a sort in memory.
 const ROOM_ID_INDEX: &str = "room_1__id_1";
+/// Our text index on `message`, for `chat.search`.
+const TEXT_INDEX: &str = "message_text";
 /// Upper bound on the first batch of a history query, which is otherwise `limit`.
 const MAX_BATCH: u32 = 10_000;
 /// Server error code for a unique-index violation.
@@ -79,6 +84,8 @@ pub struct MongoStore {
     /// Set by [`Store::close`] so later calls fail fast with `Unavailable` whatever the
     /// driver would do after `shutdown`.
     closed: AtomicBool,
+    /// The text index exists: search uses `$text`, else a regex per word.
+    text_index: AtomicBool,
 }
 
 impl MongoStore {
@@ -132,6 +139,7 @@ impl MongoStore {
             db,
             client,
             closed: AtomicBool::new(false),
+            text_index: AtomicBool::new(false),
         };
 
         // Without a ping that answers and the unique index, the store is not usable.
@@ -250,6 +258,20 @@ impl MongoStore {
                     "index {name} on `{MESSAGES}` not ready after {timeout:?}; the server goes on building it"
                 ),
             }
+        }
+        let text = IndexModel::builder()
+            .keys(doc! { "message": "text" })
+            .options(IndexOptions::builder().name(TEXT_INDEX.to_string()).build())
+            .build();
+        match tokio::time::timeout(timeout, self.messages.create_index(text)).await {
+            Ok(Ok(_)) => self.text_index.store(true, Ordering::Relaxed),
+            Ok(Err(e)) => tracing::warn!(
+                "no text index on `{MESSAGES}` ({}): search scans each room instead",
+                one_line(&e, "")
+            ),
+            Err(_) => tracing::warn!(
+                "text index on `{MESSAGES}` not ready after {timeout:?}; search scans until a restart"
+            ),
         }
     }
 
@@ -394,33 +416,42 @@ impl Store for MongoStore {
         Ok(())
     }
 
-    async fn recent_messages(&self, room: &str, limit: usize) -> Result<Vec<Message>, StoreError> {
-        self.check_open()?;
-        // MongoDB reads `limit(0)` as "no limit".
-        if limit == 0 {
-            return Ok(Vec::new());
+    async fn messages(
+        &self,
+        room: &str,
+        window: Window<'_>,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        let (filter, newest_first) = match window {
+            Window::Before(None) => (doc! { "room": room }, true),
+            Window::Before(Some(before)) => (doc! { "room": room, "_id": { "$lt": cursor(before) } }, true),
+            Window::After(after) => (doc! { "room": room, "_id": { "$gt": cursor(after) } }, false),
+        };
+        self.find_messages(room, filter, newest_first, limit).await
+    }
+
+    async fn search_messages(
+        &self,
+        room: &str,
+        words: &[String],
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        let mut filter = doc! { "room": room };
+        if let Some(before) = before {
+            filter.insert("_id", doc! { "$lt": cursor(before) });
         }
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let cursor = self
-            .messages
-            .find(doc! { "room": room })
-            .sort(doc! { "_id": -1 })
-            .limit(limit)
-            // The whole answer in the first batch when it fits: one round trip.
-            .batch_size(u32::try_from(limit).map_or(MAX_BATCH, |l| l.min(MAX_BATCH)))
-            .await
-            .map_err(classify)?;
-        let docs: Vec<Document> = cursor.try_collect().await.map_err(classify)?;
-        // One odd document (written by hand, by an old version of the Node backend) must not
-        // take the whole room's history down: it is left out, and logged.
-        let mut out: Vec<Message> = docs
-            .iter()
-            .filter_map(|d| {
-                decode_message(d).inspect_err(|e| tracing::warn!("history of {room:?}: {e}")).ok()
-            })
-            .collect();
-        out.reverse();
-        Ok(out)
+        if self.text_index.load(Ordering::Relaxed) {
+            let phrases: Vec<String> = words.iter().map(|w| format!("\"{}\"", w.replace('"', " "))).collect();
+            filter.insert("$text", doc! { "$search": phrases.join(" ") });
+        } else {
+            let each: Vec<Document> = words
+                .iter()
+                .map(|w| doc! { "message": { "$regex": regex_escape(w), "$options": "i" } })
+                .collect();
+            filter.insert("$and", each);
+        }
+        self.find_messages(room, filter, true, limit).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -436,18 +467,81 @@ impl Store for MongoStore {
     }
 }
 
+impl MongoStore {
+    /// Up to `limit` messages matching `filter`, read newest first (or oldest first), returned
+    /// oldest first.
+    async fn find_messages(
+        &self,
+        room: &str,
+        filter: Document,
+        newest_first: bool,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        self.check_open()?;
+        // MongoDB reads `limit(0)` as "no limit".
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let cursor = self
+            .messages
+            .find(filter)
+            .sort(doc! { "_id": if newest_first { -1 } else { 1 } })
+            .limit(limit)
+            // The whole answer in the first batch when it fits: one round trip.
+            .batch_size(u32::try_from(limit).map_or(MAX_BATCH, |l| l.min(MAX_BATCH)))
+            .await
+            .map_err(classify)?;
+        let docs: Vec<Document> = cursor.try_collect().await.map_err(classify)?;
+        // One odd document (written by hand, by an old version of the Node backend) must not
+        // take the whole room's history down: it is left out, and logged.
+        let mut out: Vec<Message> = docs
+            .iter()
+            .filter_map(|d| {
+                decode_message(d).inspect_err(|e| tracing::warn!("history of {room:?}: {e}")).ok()
+            })
+            .collect();
+        if newest_first {
+            out.reverse();
+        }
+        Ok(out)
+    }
+}
+
+/// A cursor message id as `_id` compares: an ObjectId (ids are validated before they get
+/// here; anything else compares as a string, after every ObjectId).
+fn cursor(id: &str) -> Bson {
+    ObjectId::parse_str(id).map_or_else(|_| Bson::String(id.to_owned()), Bson::ObjectId)
+}
+
+/// `text` matched literally by a MongoDB (PCRE) regex.
+fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\^$.|?*+()[]{}/-".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The message as mongoose's `Message.create` writes it. A server-chosen id is an ObjectId
 /// hex string and becomes an ObjectId `_id`; anything else is kept as a string `_id`.
 fn encode_message(m: &Message) -> Document {
     let id = ObjectId::parse_str(&m.id).map_or_else(|_| Bson::String(m.id.clone()), Bson::ObjectId);
-    doc! {
+    let mut d = doc! {
         "_id": id,
         "username": &m.username,
         "message": &m.message,
         "room": &m.room,
         "sent": bson::DateTime::from_chrono(m.sent),
         "__v": 0_i32,
+    };
+    if m.action {
+        d.insert("action", true);
     }
+    d
 }
 
 fn decode_user(d: &Document) -> Result<User, StoreError> {
@@ -473,6 +567,7 @@ fn decode_message(d: &Document) -> Result<Message, StoreError> {
         message: str_field(d, MESSAGES, "message")?,
         room: str_field(d, MESSAGES, "room")?,
         sent,
+        action: d.get_bool("action").unwrap_or(false),
     })
 }
 
@@ -614,6 +709,7 @@ mod tests {
             message: "hi".into(),
             room: "r".into(),
             sent: chrono::Utc::now(),
+            action: false,
         };
         assert!(matches!(encode_message(&m).get("_id"), Some(Bson::ObjectId(_))));
         m.id = "not-an-oid".into();

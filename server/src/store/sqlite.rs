@@ -28,7 +28,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior, ffi, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Message, Store, StoreError, User, new_id};
+use super::{Message, Store, StoreError, User, Window, new_id};
 
 /// How long a connection waits for a lock held by another process (or a checkpoint)
 /// before failing with `SQLITE_BUSY`.
@@ -75,7 +75,36 @@ const MIGRATIONS: &[Migration] = &[
 ",
         then: Some(add_username_keys),
     },
+    // `/me` actions; paging by message id (`messages_room_id` places a cursor whose message
+    // was never stored); full-text search, kept in step by triggers.
+    Migration {
+        sql: "
+    ALTER TABLE messages ADD COLUMN action INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX messages_room_id ON messages (room, id);
+    CREATE VIRTUAL TABLE messages_fts USING fts5 (
+        message, content = 'messages', content_rowid = 'seq', tokenize = 'unicode61 remove_diacritics 2'
+    );
+    INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts (rowid, message) VALUES (new.seq, new.message);
+    END;
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, message) VALUES ('delete', old.seq, old.message);
+    END;
+",
+        then: None,
+    },
 ];
+
+/// Columns [`message_from_row`] reads, in its order.
+const MESSAGE_COLUMNS: &str = "m.id, m.username, m.message, m.room, m.sent, m.action";
+
+/// The `seq` a cursor message id (`?2`, in room `?1`) stands at: its own, or (never stored)
+/// just above the last message whose id sorts before it. `?2` NULL: past the newest.
+const CURSOR_SEQ: &str = "CASE WHEN ?2 IS NULL THEN 9223372036854775807 ELSE COALESCE(
+        (SELECT seq FROM messages WHERE id = ?2 AND room = ?1),
+        (SELECT MAX(seq) + 0.5 FROM messages WHERE room = ?1 AND id < ?2),
+        0) END";
 
 /// One schema step: SQL, then optionally Rust for what SQL cannot compute.
 struct Migration {
@@ -278,7 +307,8 @@ impl Store for SqliteStore {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
                 let mut insert = tx.prepare_cached(
-                    "INSERT INTO messages (id, room, username, message, sent) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO messages (id, room, username, message, sent, action)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?;
                 for m in &batch {
                     insert.execute(params![
@@ -286,7 +316,8 @@ impl Store for SqliteStore {
                         m.room,
                         m.username,
                         m.message,
-                        m.sent.timestamp_millis()
+                        m.sent.timestamp_millis(),
+                        m.action
                     ])?;
                 }
             }
@@ -295,16 +326,60 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn recent_messages(&self, room: &str, limit: usize) -> Result<Vec<Message>, StoreError> {
-        let room = room.to_owned();
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    async fn messages(
+        &self,
+        room: &str,
+        window: Window<'_>,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        let (room, limit) = (room.to_owned(), i64::try_from(limit).unwrap_or(i64::MAX));
+        let (cursor, sql) = match window {
+            Window::Before(before) => (
+                before.map(str::to_owned),
+                format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages m
+                     WHERE m.room = ?1 AND m.seq < ({CURSOR_SEQ}) ORDER BY m.seq DESC LIMIT ?3"
+                ),
+            ),
+            Window::After(after) => (
+                Some(after.to_owned()),
+                format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages m
+                     WHERE m.room = ?1 AND m.seq > ({CURSOR_SEQ}) ORDER BY m.seq LIMIT ?3"
+                ),
+            ),
+        };
+        let newest_first = matches!(window, Window::Before(_));
+        self.call(Lane::Read, move |conn| {
+            let mut rows = conn
+                .prepare_cached(&sql)?
+                .query_map(params![room, cursor, limit], message_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            if newest_first {
+                rows.reverse();
+            }
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn search_messages(
+        &self,
+        room: &str,
+        words: &[String],
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        let (room, limit) = (room.to_owned(), i64::try_from(limit).unwrap_or(i64::MAX));
+        let (before, query) = (before.map(str::to_owned), fts_query(words));
         self.call(Lane::Read, move |conn| {
             let mut newest_first = conn
-                .prepare_cached(
-                    "SELECT id, username, message, room, sent FROM messages
-                     WHERE room = ?1 ORDER BY seq DESC LIMIT ?2",
-                )?
-                .query_map(params![room, limit], message_from_row)?
+                .prepare_cached(&format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages_fts f JOIN messages m ON m.seq = f.rowid
+                     WHERE messages_fts MATCH ?4 AND m.room = ?1 AND m.seq < ({CURSOR_SEQ})
+                     ORDER BY m.seq DESC LIMIT ?3"
+                ))?
+                .query_map(params![room, before, limit, query], message_from_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             newest_first.reverse();
             Ok(newest_first)
@@ -448,6 +523,7 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User { id: row.get(0)?, username: row.get(1)?, password_hash: row.get(2)? })
 }
 
+/// Reads the columns of [`MESSAGE_COLUMNS`].
 fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     let ms: i64 = row.get(4)?;
     Ok(Message {
@@ -456,7 +532,14 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         message: row.get(2)?,
         room: row.get(3)?,
         sent: DateTime::from_timestamp_millis(ms).ok_or(rusqlite::Error::IntegralValueOutOfRange(4, ms))?,
+        action: row.get(5)?,
     })
+}
+
+/// An FTS5 query for rows with every word, each as a quoted prefix (`"wo""rd"*`): what the user
+/// typed is never read as FTS5 syntax.
+fn fts_query(words: &[String]) -> String {
+    words.iter().map(|w| format!("\"{}\"*", w.replace('"', "\"\""))).collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -474,6 +557,7 @@ mod tests {
             message: text.into(),
             room: room.into(),
             sent: DateTime::from_timestamp_millis(1_700_000_000_000).expect("in range"),
+            action: false,
         }
     }
 

@@ -81,6 +81,7 @@ fn message(room: &str, username: &str, text: &str) -> Message {
         message: text.into(),
         room: room.into(),
         sent: at_millis(Utc::now().timestamp_millis()),
+        action: false,
     }
 }
 

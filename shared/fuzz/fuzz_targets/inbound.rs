@@ -7,7 +7,10 @@
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use shared::{
-    inbound::{AllArgs, MessageArgs, message_text, room_arg, socket_id_arg},
+    inbound::{
+        AllArgs, MessageArgs, direct_arg, history_arg, join_arg, message_text, room_arg, room_or_object_arg,
+        search_arg, socket_id_arg,
+    },
     validate,
 };
 
@@ -48,6 +51,20 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(room) = room_arg(args.clone()) {
         assert_eq!(validate::room(&room).as_deref(), Ok(room.as_str()));
     }
+    if let Ok((room, after)) = join_arg(args.clone()) {
+        assert_eq!(validate::room(&room).as_deref(), Ok(room.as_str()));
+        assert!(after.is_none_or(|id| id.len() == 24));
+    }
+    if let Ok(room) = room_or_object_arg(args.clone()) {
+        assert_eq!(validate::room(&room).as_deref(), Ok(room.as_str()));
+    }
+    if let Ok((_, page)) = history_arg(args.clone()) {
+        assert!((1..=shared::defaults::MAX_PAGE_LEN).contains(&page.limit));
+    }
+    if let Ok((_, words, _)) = search_arg(args.clone()) {
+        assert!(!words.is_empty() && words.len() <= shared::inbound::MAX_SEARCH_WORDS);
+    }
+    let _ = direct_arg(args.clone());
     if let Ok(Some(sid)) = socket_id_arg(args) {
         assert!(sid.len() <= shared::inbound::MAX_SOCKET_ID_LEN);
     }

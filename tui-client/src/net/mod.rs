@@ -456,7 +456,7 @@ impl Worker {
                 let out = if *room == self.config.room {
                     OutgoingMessage::Text(text.clone())
                 } else {
-                    OutgoingMessage::ToRoom { room: room.clone(), message: text.clone() }
+                    OutgoingMessage::ToRoom { room: room.clone(), message: text.clone(), action: false }
                 };
                 (events::CHAT_MESSAGE, serde_json::to_value(out).unwrap_or(Value::Null))
             }

@@ -164,6 +164,7 @@ mod tests {
             sent: "2026-11-25T12:34:56.000Z".into(),
             id: id.into(),
             replayed,
+            ..Default::default()
         })));
     }
 

@@ -155,6 +155,7 @@ mod tests {
             sent: String::new(),
             id: "m1".into(),
             replayed: false,
+            ..Default::default()
         })));
         let rows = screen(&app, 80, 9);
         assert!(rows[0].starts_with(" 1:public "), "{rows:?}");

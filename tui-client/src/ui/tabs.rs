@@ -111,6 +111,7 @@ mod tests {
             sent: String::new(),
             id: "1".into(),
             replayed: false,
+            ..Default::default()
         })));
         let mut buf = Buffer::empty(Rect::new(0, 0, 24, 1));
         render(&app, buf.area, &mut buf);
