@@ -85,6 +85,14 @@ pub struct Config {
     #[arg(long, env = "CHAT_HISTORY", default_value_t = shared::defaults::HISTORY_LEN)]
     pub history: usize,
 
+    /// Seconds a disconnected socket's session is kept for Socket.IO's connection state
+    /// recovery (socket.io's `maxDisconnectionDuration`): an official client that reconnects
+    /// within it gets `socket.recovered`, its rooms, and exactly the messages it missed. 0 turns
+    /// recovery off (no `pid` in the CONNECT packet, no offsets after messages); at most a day.
+    #[arg(long, env = "CHAT_RECOVERY_SECS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub recovery_secs: u64,
+
     /// Chat messages a socket may send per second (sustained).
     #[arg(long, env = "CHAT_MESSAGES_PER_SECOND", default_value_t = 10)]
     pub messages_per_second: u32,

@@ -122,6 +122,7 @@ impl Server {
                 config.history,
                 !matches!(backend, Backend::Local),
                 tasks.clone(),
+                config.recovery_secs > 0,
             )),
             limits: Arc::new(Limits::new(&config)),
             tokens: Arc::new(auth::Tokens::new(&secret)),

@@ -460,7 +460,7 @@ async fn malformed_payloads_get_errors_and_the_socket_keeps_working() {
     let room_cases: [(&str, &[Value]); 5] = [
         (events::CHAT_JOIN, &[]),
         (events::CHAT_JOIN, &[json!(5)]),
-        (events::CHAT_JOIN, &[json!({"room": "x"})]),
+        (events::CHAT_JOIN, &[json!({"rooms": "x"})]),
         (events::CHAT_LEAVE, &[Value::Null]),
         (events::CHAT_LEAVE, &[json!(["x"])]),
     ];

@@ -308,6 +308,9 @@ async fn typing_reaches_the_others_throttled_and_is_never_stored(store: &[&str])
     let room = unique_name("t");
     let mut ann_c = server.connect_user(&ann, Some(&room)).await;
     let mut bob_c = server.connect_user(&bob, Some(&room)).await;
+    // Bob is in the room once his join is announced.
+    ann_c.next_event(events::CHAT_PRESENCE, WAIT).await;
+    next_presence(&mut ann_c).await;
     let ack = ann_c.emit_with_ack(events::CHAT_TYPING, json!(room), WAIT).await;
     assert_eq!(ack["success"], json!(true));
     let typing: Typing =

@@ -71,15 +71,16 @@ async fn migrations_are_idempotent() {
 
     let conn = raw(&path);
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).expect("version");
-    assert_eq!(version, 2);
+    assert_eq!(version, 4);
     let tables: i64 = conn
         .query_row(
-            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('users', 'messages', 'username_keys')",
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table'
+             AND name IN ('users', 'messages', 'username_keys', 'messages_fts', 'sessions')",
             [],
             |r| r.get(0),
         )
         .expect("tables");
-    assert_eq!(tables, 3);
+    assert_eq!(tables, 5);
 }
 
 #[tokio::test]

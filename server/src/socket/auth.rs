@@ -10,7 +10,7 @@ use socketioxide::{
     extract::{SocketRef, State, TryData},
 };
 
-use super::{Session, register_handlers};
+use super::{Session, join_own_rooms, register_handlers};
 use crate::{client_addr::ClientAddr, state::AppState, store::StoreError, telemetry};
 
 /// Why a handshake was refused; the `Display` text is what the client's `connect_error` gets.
@@ -94,7 +94,10 @@ async fn check<A: Adapter>(
         Some(addr) => Some(state.limits.open_connection(addr).ok_or(ConnectRejection::TooManyConnections)?),
         None => None,
     };
-    socket.extensions.insert(Arc::new(Session::<A>::new(user, (home_room, after), addr, state, slot)));
+    let recovery = super::recovery::handshake(socket, state, &user.id, auth.as_ref()).await;
+    let session = Arc::new(Session::<A>::new(user, (home_room, after), recovery, addr, (state, slot)));
+    join_own_rooms(socket, &session);
+    socket.extensions.insert(session);
     register_handlers(socket);
     Ok(())
 }

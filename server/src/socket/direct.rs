@@ -61,6 +61,8 @@ impl ClientEvent for SendDirect {
                 format!("{USER_ROOM_PREFIX}{}", peer.id),
             ],
             payload: to_payload(&message, &cx.session.username, &peer.username, false),
+            // Direct messages are not replayed by connection state recovery.
+            offset: None,
         };
         let (id, room) = (message.id.clone(), message.room.clone());
         let stored = cx.state.history.publish_to(&cx.io, message, route, &cx.session.order).await;

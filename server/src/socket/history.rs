@@ -65,17 +65,31 @@ pub struct Route {
     pub event: &'static str,
     pub rooms: Vec<String>,
     pub payload: ChatMessage,
+    /// The connection state recovery offset sent after the payload (the message id), when
+    /// recovery is on.
+    pub offset: Option<String>,
 }
 
 impl Route {
-    /// A room's `chat.message`.
-    pub fn room(message: &Message) -> Self {
-        Route {
-            event: events::CHAT_MESSAGE,
-            rooms: vec![message.room.clone()],
-            payload: to_payload(message, false),
+    async fn send<A: Adapter>(&self, io: &SocketIo<A>) {
+        match &self.offset {
+            Some(offset) => broadcast(io, self.event, &self.rooms, &(&self.payload, offset)).await,
+            None => broadcast(io, self.event, &self.rooms, &self.payload).await,
         }
     }
+}
+
+/// Which messages a joining socket gets first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume<'a> {
+    /// The room's last N, marked `replayed`.
+    Recent,
+    /// What came after this message (ours: `auth.after`, `chat.join {after}`), marked
+    /// `replayed`; a `chat.gap` and the last N when that is more than [`RESUME_LEN`].
+    After(&'a str),
+    /// Socket.IO connection state recovery from this offset: the same, shaped as the live
+    /// packets the client missed (not marked).
+    Recovered(&'a str),
 }
 
 /// What a joining socket is sent: a gap (more was missed than is replayed), then messages.
@@ -89,12 +103,18 @@ impl Replay {
         Replay { gap: None, messages: messages.into_iter().collect() }
     }
 
-    fn send<A: Adapter>(&self, socket: &SocketRef<A>) {
+    /// Sends the replay, each message `replayed` unless `live`, with its offset if `offsets`.
+    fn send<A: Adapter>(&self, socket: &SocketRef<A>, live: bool, offsets: bool) {
         if let Some(gap) = &self.gap {
             socket.emit(events::CHAT_GAP, gap).ok();
         }
         for message in &self.messages {
-            socket.emit(events::CHAT_MESSAGE, &to_payload(message, true)).ok();
+            let payload = to_payload(message, !live);
+            if offsets {
+                socket.emit(events::CHAT_MESSAGE, &(payload, &message.id)).ok();
+            } else {
+                socket.emit(events::CHAT_MESSAGE, &payload).ok();
+            }
         }
     }
 }
@@ -117,20 +137,34 @@ pub struct History {
     store_failing: AtomicBool,
     /// Where broadcasts waiting for the store run (several nodes), so shutdown waits for them.
     tasks: TaskTracker,
+    /// Connection state recovery is on: every chat message carries its id as an offset.
+    offsets: bool,
 }
 
 impl History {
     /// History for a single node (`shared: false`: per-room logs in memory) or for one of
-    /// several nodes sharing the store (see the module docs). `tasks` tracks what it spawns.
+    /// several nodes sharing the store (see the module docs). `tasks` tracks what it spawns;
+    /// `offsets` appends each chat message's id as its connection state recovery offset.
     pub fn new(
         store: Arc<dyn Store>,
         writer: MessageWriter,
         len: usize,
         shared: bool,
         tasks: TaskTracker,
+        offsets: bool,
     ) -> Self {
         let rooms = (!shared).then(Mutex::default);
-        Self { store, writer, len, rooms, store_failing: AtomicBool::new(false), tasks }
+        Self { store, writer, len, rooms, store_failing: AtomicBool::new(false), tasks, offsets }
+    }
+
+    /// How a room's new `message` goes out.
+    fn route(&self, message: &Message) -> Route {
+        Route {
+            event: events::CHAT_MESSAGE,
+            rooms: vec![message.room.clone()],
+            payload: to_payload(message, false),
+            offset: self.offsets.then(|| message.id.clone()),
+        }
     }
 
     fn log(&self, rooms: &RoomLogs, room: &str) -> Arc<AsyncMutex<RoomLog>> {
@@ -170,7 +204,7 @@ impl History {
         message: Message,
         order: &SenderOrder,
     ) -> Stored {
-        let route = Route::room(&message);
+        let route = self.route(&message);
         let Some(rooms) = &self.rooms else { return self.publish_shared(io, message, route, order).await };
         let log = self.log(rooms, &message.room);
         let mut log = log.lock().await;
@@ -188,7 +222,7 @@ impl History {
             Err(e) => tracing::warn!(room, "history unavailable: {e}"),
         }
         let stored = self.writer.enqueue(message).await;
-        broadcast(io, route.event, &route.rooms, &route.payload).await;
+        route.send(io).await;
         stored
     }
 
@@ -205,7 +239,7 @@ impl History {
             return self.publish_shared(io, message, route, order).await;
         }
         let stored = self.writer.enqueue(message).await;
-        broadcast(io, route.event, &route.rooms, &route.payload).await;
+        route.send(io).await;
         stored
     }
 
@@ -232,7 +266,7 @@ impl History {
             if let Some(previous) = previous {
                 let _ = previous.await;
             }
-            broadcast(&io, route.event, &route.rooms, &route.payload).await;
+            route.send(&io).await;
             let _ = sent.send(());
             let result = match early {
                 Ok(result) => result,
@@ -283,8 +317,7 @@ impl History {
     }
 
     /// Joins `socket` to `room` and sends it the room's history, oldest first, before any
-    /// live message can reach it: the last N messages, or with `after` (a resume) those that
-    /// came after that message, up to [`RESUME_LEN`] (past that a `chat.gap` and the last N).
+    /// live message can reach it, as `resume` says.
     ///
     /// # Errors
     /// The store could not be read; the socket has joined anyway and gets live messages.
@@ -292,9 +325,14 @@ impl History {
         &self,
         socket: &SocketRef<A>,
         room: &str,
-        after: Option<&str>,
+        resume: Resume<'_>,
     ) -> Result<(), StoreError> {
-        let Some(rooms) = &self.rooms else { return self.join_shared(socket, room, after).await };
+        let (after, live) = match resume {
+            Resume::Recent => (None, false),
+            Resume::After(after) => (Some(after), false),
+            Resume::Recovered(offset) => (Some(offset), true),
+        };
+        let Some(rooms) = &self.rooms else { return self.join_shared(socket, room, after, live).await };
         let log = self.log(rooms, room);
         let mut log = log.lock().await;
         socket.join(room.to_string());
@@ -311,7 +349,7 @@ impl History {
                 }
             },
         };
-        replay.send(socket);
+        replay.send(socket, live, self.offsets);
         Ok(())
     }
 
@@ -321,17 +359,21 @@ impl History {
         socket: &SocketRef<A>,
         room: &str,
         after: Option<&str>,
+        live: bool,
     ) -> Result<(), StoreError> {
         socket.hold_broadcasts();
         socket.join(room.to_string());
         let replay = match after {
             None => self.store.recent_messages(room, self.len).await.map(Replay::all),
+            // An official client cannot drop what it has: from the offset exactly (a message
+            // that another node stored just before it and had not delivered yet is missed).
+            Some(offset) if live => self.since(room, offset).await,
             Some(after) => self.since(room, &overlap_cursor(after)).await,
         };
         let replayed: HashSet<String> =
             replay.iter().flat_map(|r| r.messages.iter().map(|m| m.id.clone())).collect();
         if let Ok(replay) = &replay {
-            replay.send(socket);
+            replay.send(socket, live, self.offsets);
         }
         let keep =
             move |packet: Option<&str>| packet.and_then(message_id).is_none_or(|id| !replayed.contains(id));
@@ -383,8 +425,15 @@ async fn written(stored: Stored) -> Result<(), StoreError> {
 /// The id of a `chat.message` in an encoded Socket.IO packet (`2["chat.message",{…"id":…}]`),
 /// `None` for any other packet.
 fn message_id(packet: &str) -> Option<&str> {
+    /// The event, its payload, and the recovery offset when there is one.
     #[derive(serde::Deserialize)]
-    struct Event<'a>(&'a str, #[serde(borrow)] WithId<'a>);
+    struct Event<'a>(
+        &'a str,
+        #[serde(borrow)] WithId<'a>,
+        #[expect(dead_code, reason = "read only to be skipped")]
+        #[serde(default)]
+        Option<serde::de::IgnoredAny>,
+    );
     #[derive(serde::Deserialize)]
     struct WithId<'a> {
         #[serde(borrow)]
@@ -392,7 +441,7 @@ fn message_id(packet: &str) -> Option<&str> {
     }
     let args = &packet[packet.find('[')?..];
     match serde_json::from_str::<Event>(args) {
-        Ok(Event(event, WithId { id })) if event == events::CHAT_MESSAGE => id,
+        Ok(Event(event, WithId { id }, _)) if event == events::CHAT_MESSAGE => id,
         _ => None,
     }
 }
@@ -473,6 +522,7 @@ mod tests {
     fn message_ids_are_read_from_encoded_chat_messages_only() {
         assert_eq!(message_id(r#"2["chat.message",{"username":"a","message":"m","id":"i1"}]"#), Some("i1"));
         assert_eq!(message_id(r#"2/admin,["chat.message",{"id":"i2"}]"#), Some("i2"));
+        assert_eq!(message_id(r#"2["chat.message",{"id":"i4"},"i4"]"#), Some("i4"));
         assert_eq!(message_id(r#"2["chat.message",{"message":"notice","room":"r"}]"#), None);
         assert_eq!(message_id(r#"2["other",{"id":"i3"}]"#), None);
         assert_eq!(message_id("2[\"chat.probe\"]"), None);

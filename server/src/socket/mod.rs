@@ -24,6 +24,7 @@ pub mod event;
 pub mod history;
 pub mod paging;
 pub mod presence;
+pub mod recovery;
 pub mod rooms;
 pub mod user_info;
 
@@ -51,6 +52,7 @@ use crate::{
     telemetry,
 };
 use event::{Cx, Job, JobReceiver, listen};
+use history::Resume;
 
 /// Prefix of the room that names a socket by its id.
 pub const SID_ROOM_PREFIX: &str = "sid:";
@@ -69,6 +71,8 @@ pub struct Session<A: Adapter> {
     pub home_room: String,
     /// The handshake's `auth.after`: the last message the client has from the home room.
     resume_after: Option<String>,
+    /// Connection state recovery (`None` when it is off).
+    recovery: Option<recovery::Recovery>,
     /// When this socket's `chat.typing` last went to each room.
     typing: presence::TypingThrottle,
     pub addr: Option<IpAddr>,
@@ -93,9 +97,9 @@ impl<A: Adapter> Session<A> {
     pub fn new(
         user: crate::store::User,
         (home_room, resume_after): (String, Option<String>),
+        recovery: Option<recovery::Recovery>,
         addr: Option<IpAddr>,
-        state: &AppState,
-        slot: Option<ConnectionSlot>,
+        (state, slot): (&AppState, Option<ConnectionSlot>),
     ) -> Self {
         let (inbox, inbox_rx) = mpsc::channel(INBOX_CAPACITY);
         Self {
@@ -103,6 +107,7 @@ impl<A: Adapter> Session<A> {
             username: user.username,
             home_room,
             resume_after,
+            recovery,
             typing: presence::TypingThrottle::default(),
             addr,
             limiter: message_limiter(state),
@@ -142,6 +147,16 @@ pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>) -> A::InitRes {
     io.ns("/", on_connect::<A>.with(auth::authenticate::<A>))
 }
 
+/// Puts an accepted socket in the rooms that name it (see the module docs), before CONNECT is
+/// sent: a direct message or a lookup right after the client connects finds it.
+fn join_own_rooms<A: Adapter>(socket: &SocketRef<A>, session: &Session<A>) {
+    socket.join(vec![
+        format!("{SID_ROOM_PREFIX}{}", socket.id),
+        format!("{USER_ROOM_PREFIX}{}", session.user_id),
+        format!("{}{}", presence::NAME_ROOM_PREFIX, session.username),
+    ]);
+}
+
 /// The client events this server handles: one line each. Called by the auth middleware once a
 /// socket is accepted, before CONNECT is sent.
 fn register_handlers<A: Adapter>(socket: &SocketRef<A>) {
@@ -172,14 +187,18 @@ async fn on_connect<A: Adapter>(
             if state.shutdown.is_cancelled() {
                 return;
             }
-            socket.join(vec![
-                format!("{SID_ROOM_PREFIX}{}", socket.id),
-                format!("{USER_ROOM_PREFIX}{}", session.user_id),
-                format!("{}{}", presence::NAME_ROOM_PREFIX, session.username),
-            ]);
             let cx = Arc::new(Cx { socket, io, state, session });
-            let home_room = cx.session.home_room.clone();
-            rooms::enter(&cx, &home_room, cx.session.resume_after.as_deref()).await;
+            match cx.session.recovery.as_ref().and_then(|r| r.restored.as_ref()) {
+                Some(restored) => {
+                    for room in restored.rooms.iter().filter(|r| is_chat_room(r)) {
+                        rooms::enter(&cx, room, Resume::Recovered(&restored.offset)).await;
+                    }
+                }
+                None => {
+                    let resume = cx.session.resume_after.as_deref().map_or(Resume::Recent, Resume::After);
+                    rooms::enter(&cx, &cx.session.home_room, resume).await;
+                }
+            }
             if let Some(admin) = &cx.session.admin {
                 admin.live("socket_connected", || {
                     vec![crate::admin::serialize(&cx.socket), crate::admin::now()]
@@ -227,6 +246,11 @@ async fn on_disconnect<A: Adapter>(
     let rooms = chat_rooms(&socket);
     socket.leave_all();
     if !session.shutting_down() {
+        if let Some(recovery) = &session.recovery
+            && recovery::recoverable(reason)
+        {
+            recovery::persist(&state, recovery, &session.user_id, rooms.clone());
+        }
         presence::left(&io, &state.tasks, &session.user_id, &session.username, rooms);
     }
     telemetry::sockets(-1.0);

@@ -11,7 +11,8 @@ use socketioxide::adapter::Adapter;
 use super::{
     chat_rooms,
     event::{Answer, ClientEvent, Cx, FromArgs},
-    history, presence, send_error,
+    history::{self, Resume},
+    presence, send_error,
 };
 
 /// `chat.join (room)` or `chat.join ({room, after})` (a resume): with or without an ack
@@ -52,7 +53,7 @@ impl ClientEvent for Join {
         if joined.len() >= cx.state.config.max_rooms_per_socket {
             return Err(errors::TOO_MANY_ROOMS.to_string()).into();
         }
-        enter(cx, &room, after.as_deref()).await;
+        enter(cx, &room, after.as_deref().map_or(Resume::Recent, Resume::After)).await;
         Ok(RoomAck::room(room)).into()
     }
 }
@@ -83,20 +84,23 @@ impl ClientEvent for Leave {
     }
 }
 
-/// Joins `room`, replays its history to the socket (what came after message `after`, for a
-/// resume), then tells the room (the socket included) that the user joined, as chapter 15's
-/// backend does, and with `chat.presence` if it is the user's first socket there.
+/// Joins `room`, replays its history to the socket as `resume` says, then tells the room (the
+/// socket included) that the user joined, as chapter 15's backend does (not for a recovered
+/// session, which never left as far as its client knows), and with `chat.presence` if it is
+/// the user's first socket there.
 ///
 /// A history that cannot be read does not stop the join: the client gets an `error` event and
 /// live messages from then on.
-pub async fn enter<A: Adapter>(cx: &Cx<A>, room: &str, after: Option<&str>) {
-    if let Err(e) = cx.state.history.join(&cx.socket, room, after).await {
+pub async fn enter<A: Adapter>(cx: &Cx<A>, room: &str, resume: Resume<'_>) {
+    if let Err(e) = cx.state.history.join(&cx.socket, room, resume).await {
         tracing::warn!(sid = %cx.socket.id, room, "history replay failed: {e}");
         send_error(&cx.socket, errors::SERVICE_UNAVAILABLE);
     }
-    let sent = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let notice = SystemMessage::joined(&cx.session.username, room, sent);
-    history::broadcast(&cx.io, events::CHAT_MESSAGE, &[room.to_owned()], &notice).await;
+    if !matches!(resume, Resume::Recovered(_)) {
+        let sent = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let notice = SystemMessage::joined(&cx.session.username, room, sent);
+        history::broadcast(&cx.io, events::CHAT_MESSAGE, &[room.to_owned()], &notice).await;
+    }
     presence::joined(cx, room);
     if let Some(admin) = &cx.session.admin {
         admin.live("room_joined", || {

@@ -42,6 +42,17 @@ pub struct Message {
     pub action: bool,
 }
 
+/// A disconnected socket's session, kept for Socket.IO's connection state recovery: the
+/// private session id its client holds, whose it was, its chat rooms, and until when it may be
+/// taken up again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedSession {
+    pub pid: String,
+    pub user_id: String,
+    pub rooms: Vec<String>,
+    pub expires: DateTime<Utc>,
+}
+
 /// Which of a room's messages a read covers, in the store's order (insertion order in SQLite,
 /// `_id` order in MongoDB). Cursors are message ids; one the store does not have (a write that
 /// failed, another room's) stands where its id would sort.
@@ -98,6 +109,10 @@ pub trait Store: Send + Sync + 'static {
         before: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Message>, StoreError>;
+    /// Keeps `session` until it expires (replacing one with the same `pid`); expired ones go.
+    async fn save_session(&self, session: &SavedSession) -> Result<(), StoreError>;
+    /// Takes (reads and removes) session `pid`; `None` when there is none or it has expired.
+    async fn take_session(&self, pid: &str) -> Result<Option<SavedSession>, StoreError>;
     /// The last `limit` messages of `room`, oldest first.
     async fn recent_messages(&self, room: &str, limit: usize) -> Result<Vec<Message>, StoreError> {
         self.messages(room, Window::Before(None), limit).await
@@ -218,6 +233,12 @@ impl Store for Timed {
         limit: usize,
     ) -> Result<Vec<Message>, StoreError> {
         self.run("search_messages", self.inner.search_messages(room, words, before, limit)).await
+    }
+    async fn save_session(&self, session: &SavedSession) -> Result<(), StoreError> {
+        self.run("save_session", self.inner.save_session(session)).await
+    }
+    async fn take_session(&self, pid: &str) -> Result<Option<SavedSession>, StoreError> {
+        self.run("take_session", self.inner.take_session(pid)).await
     }
     async fn ping(&self) -> Result<(), StoreError> {
         self.run("ping", self.inner.ping()).await

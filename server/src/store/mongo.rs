@@ -9,6 +9,8 @@
 //!   `room_1__id_1` (ours, for history) and the text index `message_text` (ours, for search;
 //!   on a server without text indexes search falls back to a case-insensitive match of each
 //!   word, found by scanning the room).
+//! - `sessions` (ours): `{_id: pid, user: ObjectId hex, rooms: [..], expires: Date}`, the
+//!   sessions kept for Socket.IO's connection state recovery, with a TTL index on `expires`.
 //! - `username_keys` (ours; mongoose never reads it): `{_id: key, user: ObjectId}`, one per
 //!   [`shared::validate::username_key`], so look-alike names collide on `_id`. Users that
 //!   existed before get theirs on the first start, oldest first (a later look-alike keeps only
@@ -37,7 +39,7 @@ use mongodb::{
     options::{ClientOptions, IndexOptions},
 };
 
-use super::{Message, Store, StoreError, User, Window, redact_url};
+use super::{Message, SavedSession, Store, StoreError, User, Window, redact_url};
 
 /// Database used when the URL has no path, as in the Node backend's `mongodb://host/chat`
 /// (the MongoDB adapter's too).
@@ -45,6 +47,7 @@ pub const DEFAULT_DB: &str = "chat";
 const USERS: &str = "users";
 const MESSAGES: &str = "messages";
 const USERNAME_KEYS: &str = "username_keys";
+const SESSIONS: &str = "sessions";
 /// `_id` of the document that says existing users have their keys (no key starts with NUL:
 /// usernames have no control characters).
 const KEYS_ADDED: &str = "\u{0}existing users added";
@@ -80,6 +83,7 @@ pub struct MongoStore {
     users: Collection<Document>,
     messages: Collection<Document>,
     username_keys: Collection<Document>,
+    sessions: Collection<Document>,
     db: Database,
     /// Set by [`Store::close`] so later calls fail fast with `Unavailable` whatever the
     /// driver would do after `shutdown`.
@@ -136,6 +140,7 @@ impl MongoStore {
             users: db.collection(USERS),
             messages: db.collection(MESSAGES),
             username_keys: db.collection(USERNAME_KEYS),
+            sessions: db.collection(SESSIONS),
             db,
             client,
             closed: AtomicBool::new(false),
@@ -258,6 +263,16 @@ impl MongoStore {
                     "index {name} on `{MESSAGES}` not ready after {timeout:?}; the server goes on building it"
                 ),
             }
+        }
+        let ttl = IndexModel::builder()
+            .keys(doc! { "expires": 1 })
+            .options(IndexOptions::builder().expire_after(Duration::ZERO).build())
+            .build();
+        if let Ok(Err(e)) = tokio::time::timeout(timeout, self.sessions.create_index(ttl)).await {
+            tracing::warn!(
+                "no TTL index on `{SESSIONS}` ({}): expired sessions stay until taken",
+                one_line(&e, "")
+            );
         }
         let text = IndexModel::builder()
             .keys(doc! { "message": "text" })
@@ -452,6 +467,44 @@ impl Store for MongoStore {
             filter.insert("$and", each);
         }
         self.find_messages(room, filter, true, limit).await
+    }
+
+    async fn save_session(&self, session: &SavedSession) -> Result<(), StoreError> {
+        self.check_open()?;
+        let document = doc! {
+            "_id": &session.pid,
+            "user": &session.user_id,
+            "rooms": &session.rooms,
+            "expires": bson::DateTime::from_chrono(session.expires),
+        };
+        self.sessions
+            .replace_one(doc! { "_id": &session.pid }, document)
+            .upsert(true)
+            .await
+            .map(drop)
+            .map_err(classify)
+    }
+
+    async fn take_session(&self, pid: &str) -> Result<Option<SavedSession>, StoreError> {
+        self.check_open()?;
+        let Some(d) = self.sessions.find_one_and_delete(doc! { "_id": pid }).await.map_err(classify)? else {
+            return Ok(None);
+        };
+        let expires = match d.get("expires") {
+            Some(Bson::DateTime(t)) => t.to_chrono(),
+            _ => return Ok(None),
+        };
+        let rooms = d
+            .get_array("rooms")
+            .map(|rooms| rooms.iter().filter_map(|r| r.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        let user_id = str_field(&d, SESSIONS, "user")?;
+        Ok((expires > chrono::Utc::now()).then(|| SavedSession {
+            pid: pid.to_owned(),
+            user_id,
+            rooms,
+            expires,
+        }))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -28,7 +28,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior, ffi, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Message, Store, StoreError, User, Window, new_id};
+use super::{Message, SavedSession, Store, StoreError, User, Window, new_id};
 
 /// How long a connection waits for a lock held by another process (or a checkpoint)
 /// before failing with `SQLITE_BUSY`.
@@ -91,6 +91,18 @@ const MIGRATIONS: &[Migration] = &[
     CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
         INSERT INTO messages_fts (messages_fts, rowid, message) VALUES ('delete', old.seq, old.message);
     END;
+",
+        then: None,
+    },
+    // Sessions kept for Socket.IO's connection state recovery; `rooms` is a JSON array.
+    Migration {
+        sql: "
+    CREATE TABLE sessions (
+        pid TEXT PRIMARY KEY NOT NULL,
+        user_id TEXT NOT NULL,
+        rooms TEXT NOT NULL,
+        expires INTEGER NOT NULL
+    ) STRICT;
 ",
         then: None,
     },
@@ -383,6 +395,40 @@ impl Store for SqliteStore {
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             newest_first.reverse();
             Ok(newest_first)
+        })
+        .await
+    }
+
+    async fn save_session(&self, session: &SavedSession) -> Result<(), StoreError> {
+        let rooms = serde_json::to_string(&session.rooms).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let (pid, user_id, expires) =
+            (session.pid.clone(), session.user_id.clone(), session.expires.timestamp_millis());
+        self.call(Lane::Write, move |conn| {
+            conn.prepare_cached("DELETE FROM sessions WHERE expires < ?1")?
+                .execute(params![Utc::now().timestamp_millis()])?;
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO sessions (pid, user_id, rooms, expires) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![pid, user_id, rooms, expires])
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn take_session(&self, pid: &str) -> Result<Option<SavedSession>, StoreError> {
+        let pid = pid.to_owned();
+        self.call(Lane::Write, move |conn| {
+            let row = conn
+                .prepare_cached("DELETE FROM sessions WHERE pid = ?1 RETURNING user_id, rooms, expires")?
+                .query_row(params![pid], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, i64>(2)?))
+                })
+                .optional()?;
+            Ok(row.and_then(|(user_id, rooms, expires)| {
+                let expires = DateTime::from_timestamp_millis(expires)?;
+                let rooms = serde_json::from_str(&rooms).ok()?;
+                (expires > Utc::now()).then_some(SavedSession { pid, user_id, rooms, expires })
+            }))
         })
         .await
     }

@@ -15,7 +15,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use chat_server::store::{Message, Store, StoreError, new_id};
+use chat_server::store::{Message, SavedSession, Store, StoreError, Window, new_id};
 use chrono::{DateTime, Utc};
 
 /// Bounds each check, so a stalled backend fails the test instead of hanging the run.
@@ -39,6 +39,10 @@ macro_rules! conformance_tests {
             large_batch_round_trips,
             recent_messages_are_oldest_first_in_insertion_order,
             recent_messages_limits,
+            paging_back_sees_every_message_once_while_writes_go_on,
+            cursors_that_name_no_stored_message_stand_where_their_id_sorts,
+            search_needs_every_word_and_pages_back,
+            recovery_sessions_are_taken_once_and_expire,
             rooms_are_isolated,
             unicode_round_trips_exactly,
             sent_keeps_milliseconds,
@@ -331,4 +335,112 @@ pub async fn close_makes_later_calls_unavailable(store: Arc<dyn Store>) {
     unavailable("ping", store.ping().await.err());
     // A second close (shutdown racing a failed start, say) is harmless.
     store.close().await;
+}
+
+/// Property: paging back from the newest page with `before` cursors, whatever the page sizes,
+/// while new messages keep arriving between pages, yields every message that existed at the
+/// first read exactly once, in order, and nothing newer.
+pub async fn paging_back_sees_every_message_once_while_writes_go_on(store: Arc<dyn Store>) {
+    use proptest::{
+        prelude::*,
+        test_runner::{Config, TestCaseError, TestRunner},
+    };
+    let mut runner = TestRunner::new(Config { cases: 24, failure_persistence: None, ..Config::default() });
+    // (messages at the start, [(page size, messages written before the next page)])
+    let strategy = (0usize..80, prop::collection::vec((1usize..30, 0usize..12), 1..8));
+    let handle = tokio::runtime::Handle::current();
+    let result = runner.run(&strategy, |(initial, steps)| {
+        tokio::task::block_in_place(|| {
+            handle.block_on(async {
+                let room = unique("paging");
+                let existing = numbered(&room, 0, initial);
+                store.insert_messages(&existing).await.map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let mut written = initial;
+                let (mut pages, mut before) = (Vec::new(), None::<String>);
+                for (limit, writes) in steps.iter().cycle() {
+                    let page = store
+                        .messages(&room, Window::Before(before.as_deref()), *limit)
+                        .await
+                        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    let done = page.len() < *limit;
+                    before = page.first().map(|m| m.id.clone());
+                    pages.push(page);
+                    let newer = numbered(&room, written, *writes);
+                    written += writes;
+                    store.insert_messages(&newer).await.map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    if done || before.is_none() {
+                        break;
+                    }
+                }
+                let seen: Vec<String> = pages.iter().rev().flatten().map(|m| m.id.clone()).collect();
+                let expected: Vec<String> = existing.iter().map(|m| m.id.clone()).collect();
+                prop_assert_eq!(seen, expected);
+                Ok(())
+            })
+        })
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+/// A cursor whose message was never stored (a failed write, another room's) pages from where
+/// its id sorts; `after` reads forwards the same way.
+pub async fn cursors_that_name_no_stored_message_stand_where_their_id_sorts(store: Arc<dyn Store>) {
+    let room = unique("cursor");
+    let first = numbered(&room, 0, 5);
+    // Drawn after the first five ids and before the last five.
+    let never_stored = new_id();
+    let second = numbered(&room, 5, 5);
+    store.insert_messages(&first).await.expect("first half");
+    store.insert_messages(&second).await.expect("second half");
+    let ids = |ms: Vec<Message>| ms.into_iter().map(|m| m.id).collect::<Vec<_>>();
+    let all: Vec<String> = first.iter().chain(&second).map(|m| m.id.clone()).collect();
+    let before = store.messages(&room, Window::Before(Some(&never_stored)), 100).await.expect("before");
+    assert_eq!(ids(before), all[..5]);
+    let after = store.messages(&room, Window::After(&never_stored), 100).await.expect("after");
+    assert_eq!(ids(after), all[5..]);
+    let after_third = store.messages(&room, Window::After(&all[2]), 3).await.expect("after an id");
+    assert_eq!(ids(after_third), all[3..6]);
+    let from_the_start = store.messages(&room, Window::After("000000000000000000000000"), 100).await;
+    assert_eq!(ids(from_the_start.expect("from the start")), all);
+}
+
+/// Search matches every word, case and accents aside, in one room only, newest page first.
+pub async fn search_needs_every_word_and_pages_back(store: Arc<dyn Store>) {
+    let (room, other) = (unique("search"), unique("search"));
+    let texts = ["Hello world", "hello there", "nothing", "Grüße aus Köln", "HELLO again world"];
+    let batch: Vec<Message> = texts.iter().map(|t| message(&room, "ann", t)).collect();
+    store.insert_messages(&batch).await.expect("insert");
+    store.insert_messages(&[message(&other, "bob", "hello elsewhere")]).await.expect("insert other");
+    let words = |q: &str| q.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    let texts_of = |ms: Vec<Message>| ms.into_iter().map(|m| m.message).collect::<Vec<_>>();
+    let hello = store.search_messages(&room, &words("hello"), None, 10).await.expect("search");
+    assert_eq!(texts_of(hello), ["Hello world", "hello there", "HELLO again world"]);
+    let both = store.search_messages(&room, &words("world HELLO"), None, 10).await.expect("search");
+    assert_eq!(texts_of(both), ["Hello world", "HELLO again world"]);
+    let koln = store.search_messages(&room, &words("köln"), None, 10).await.expect("search");
+    assert_eq!(texts_of(koln), ["Grüße aus Köln"]);
+    let newest = store.search_messages(&room, &words("hello"), None, 1).await.expect("search");
+    let older = store.search_messages(&room, &words("hello"), Some(&newest[0].id), 10).await.expect("page");
+    assert_eq!(texts_of(older), ["Hello world", "hello there"]);
+    assert!(store.search_messages(&room, &words("absent"), None, 10).await.expect("search").is_empty());
+}
+
+/// A saved recovery session is taken once, whole; an expired one is never given back.
+pub async fn recovery_sessions_are_taken_once_and_expire(store: Arc<dyn Store>) {
+    let session = SavedSession {
+        pid: unique("pid"),
+        user_id: new_id(),
+        rooms: vec!["public".into(), "dev".into()],
+        expires: at_millis(Utc::now().timestamp_millis() + 60_000),
+    };
+    store.save_session(&session).await.expect("save");
+    assert_eq!(store.take_session(&session.pid).await.expect("take"), Some(session.clone()));
+    assert_eq!(store.take_session(&session.pid).await.expect("take again"), None);
+    let expired =
+        SavedSession { pid: unique("pid"), expires: at_millis(Utc::now().timestamp_millis() - 1), ..session };
+    store.save_session(&expired).await.expect("save expired");
+    assert_eq!(store.take_session(&expired.pid).await.expect("take expired"), None);
+    assert_eq!(store.take_session("no-such-pid").await.expect("take unknown"), None);
 }

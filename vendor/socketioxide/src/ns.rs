@@ -168,10 +168,20 @@ impl<A: Adapter> Namespace<A> {
         tracing::trace!(?socket.id, ?self.path, "socket added to namespace");
 
         let protocol = esocket.protocol.into();
-        let payload = ConnectPacket { sid: socket.id };
-        let payload = match protocol {
-            ProtocolVersion::V5 => Some(self.parser.encode_default(&payload).unwrap()),
-            ProtocolVersion::V4 => None,
+        // PATCH (chat): the recovery `pid`, when a middleware set one.
+        let payload = match (protocol, socket.recovery_pid.get()) {
+            (ProtocolVersion::V5, None) => {
+                Some(self.parser.encode_default(&ConnectPacket { sid: socket.id }).unwrap())
+            }
+            (ProtocolVersion::V5, Some(pid)) => {
+                #[derive(serde::Serialize)]
+                struct WithPid<'a> {
+                    sid: Sid,
+                    pid: &'a str,
+                }
+                Some(self.parser.encode_default(&WithPid { sid: socket.id, pid }).unwrap())
+            }
+            (ProtocolVersion::V4, _) => None,
         };
         if let Err(_e) = socket.send(Packet::connect(self.path.clone(), payload)) {
             #[cfg(feature = "tracing")]

@@ -311,6 +311,9 @@ pub struct Socket<A: Adapter = LocalAdapter> {
     gated: AtomicBool,
     /// PATCH (chat): the held packets and the filter.
     gate: Mutex<BroadcastGate>,
+    /// PATCH (chat): the private session id sent with the CONNECT packet, see
+    /// [`Socket::set_recovery_pid`].
+    pub(crate) recovery_pid: std::sync::OnceLock<String>,
 }
 
 /// PATCH (chat): what [`Socket::hold_broadcasts`] and [`Socket::release_broadcasts`] keep.
@@ -371,12 +374,23 @@ impl<A: Adapter> Socket<A> {
             connected: AtomicBool::new(false),
             gated: AtomicBool::new(false),
             gate: Mutex::new(BroadcastGate::default()),
+            recovery_pid: std::sync::OnceLock::new(),
             parser,
             id: sid,
             #[cfg(feature = "extensions")]
             extensions: Extensions::new(),
             esocket,
         }
+    }
+
+    /// PATCH (chat): sends `pid` with the CONNECT packet (`{"sid", "pid"}`), the private
+    /// session id of Socket.IO's connection state recovery (protocol of socket.io 4.6): the
+    /// official client keeps it, sends it back in its next handshake's `auth` with the offset
+    /// of the last event it got, and sets `socket.recovered` when the server answers with the
+    /// same `pid`. Call it from a connect middleware (the CONNECT packet is sent after them);
+    /// later calls are ignored.
+    pub fn set_recovery_pid(&self, pid: String) {
+        let _ = self.recovery_pid.set(pid);
     }
 
     /// # Registers a [`MessageHandler`] for the given event.
