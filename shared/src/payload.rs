@@ -119,12 +119,21 @@ pub struct SystemMessage {
     /// RFC 3339 UTC with milliseconds, as in [`ChatMessage`].
     #[serde(default)]
     pub sent: String,
+    /// Ours, on a join notice: who joined, so a client can show it its own way (or not at all).
+    /// Not `username`, which would make the notice a chat message to the book's client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joined: Option<String>,
 }
 
 impl SystemMessage {
     /// The notice chapter 15 sends when `username` joins `room`.
     pub fn joined(username: &str, room: &str, sent: String) -> Self {
-        Self { message: crate::notices::user_joined(username, room), room: room.to_owned(), sent }
+        Self {
+            message: crate::notices::user_joined(username, room),
+            room: room.to_owned(),
+            sent,
+            joined: Some(username.to_owned()),
+        }
     }
 }
 
@@ -415,7 +424,7 @@ mod tests {
         assert_eq!(
             v,
             json!({"message": "User \"alice\" joined room \"dev\"", "room": "dev",
-                   "sent": "2026-11-25T12:00:00.000Z"})
+                   "sent": "2026-11-25T12:00:00.000Z", "joined": "alice"})
         );
         assert_eq!(serde_json::from_value::<IncomingMessage>(v).unwrap(), IncomingMessage::System(notice));
         let chat = serde_json::to_value(sample()).unwrap();

@@ -2,10 +2,16 @@
 //! events go in, the state changes and [`Effect`]s come out for the caller to perform. Nothing
 //! here does I/O, so every behaviour is a unit test.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::{BTreeSet, HashMap},
+    time::Duration,
+};
 
 use chrono::{DateTime, Utc};
-use shared::payload::{ChatMessage, SystemMessage, UserInfo};
+use shared::{
+    defaults::{TYPING_EVERY_SECS, TYPING_EXPIRES_SECS},
+    payload::{ChatMessage, Gap, Presence, SystemMessage, Typing, UserInfo},
+};
 
 pub use crate::event::{Effect, Event};
 use crate::{
@@ -20,9 +26,9 @@ use crate::{
 
 /// Rows the mouse wheel scrolls per notch.
 const WHEEL_ROWS: usize = 3;
-/// Shown where messages may be missing after a reconnect.
+/// Shown where the server said a resume skipped messages (`chat.gap`).
 pub const GAP_NOTICE: &str =
-    "Messages may be missing here: more came while you were away than the server replays";
+    "Messages are missing here: more came while you were away than the server replays";
 
 /// The connection as the status bar shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +116,16 @@ pub struct App {
     pending: HashMap<u64, String>,
     /// Echoes of our own messages whose ack has not come yet, by the line they were taken for.
     echoes: HashMap<u64, Echo>,
+    /// Who is in each room, as far as `/names` and presence events tell.
+    pub members: HashMap<String, BTreeSet<String>>,
+    /// Who is typing where, until when.
+    typing: Vec<(String, String, DateTime<Utc>)>,
+    /// When we last said we were typing, per room.
+    typing_sent: HashMap<String, DateTime<Utc>>,
+    /// Show join and part lines (the config's `join_part_lines`).
+    pub show_join_part: bool,
+    /// Send and show typing indicators (the config's `typing`).
+    pub show_typing: bool,
     ever_connected: bool,
 }
 
@@ -138,6 +154,11 @@ impl App {
             next_local_id: 1,
             pending: HashMap::new(),
             echoes: HashMap::new(),
+            members: HashMap::new(),
+            typing: Vec::new(),
+            typing_sent: HashMap::new(),
+            show_join_part: true,
+            show_typing: true,
             ever_connected: false,
         }
     }
@@ -177,6 +198,7 @@ impl App {
             Event::Net(net) => self.on_net(net),
             Event::Tick(now) => {
                 self.now = Some(now);
+                self.typing.retain(|(_, _, until)| *until > now);
                 if let ConnState::Reconnecting { retry_in, .. } = &mut self.conn {
                     *retry_in = retry_in.saturating_sub(Duration::from_secs(1));
                 }
@@ -255,7 +277,10 @@ impl App {
                 }
             }
             Action::Submit => return self.submit(),
-            Action::Insert(c) => self.input.insert(c.encode_utf8(&mut [0; 4])),
+            Action::Insert(c) => {
+                self.input.insert(c.encode_utf8(&mut [0; 4]));
+                return self.typing_now();
+            }
             // A multi-line paste stays multi-line: it is sent as one message with its newlines.
             Action::Paste(text) => {
                 self.input.insert(text.replace("\r\n", "\n").replace('\r', "\n").trim_end_matches('\n'))
@@ -470,7 +495,12 @@ impl App {
 
     fn run(&mut self, command: Command) -> Vec<Effect> {
         match command {
-            Command::Say(text) => self.send(text),
+            Command::Say(text) => self.send(text, false),
+            Command::Me(text) => self.send(text, true),
+            Command::Names => match self.active_room() {
+                Some(room) => vec![Effect::Net(NetCommand::Members(room.name.clone()))],
+                None => Vec::new(),
+            },
             Command::Join(room) => {
                 if let Some(i) = self.room_index(&room) {
                     self.switch_to(i);
@@ -523,7 +553,37 @@ impl App {
         }
     }
 
-    fn send(&mut self, text: String) -> Vec<Effect> {
+    /// Tells the room we are typing, at most every few seconds, when the line is text (not a
+    /// command) and typing indicators are on.
+    fn typing_now(&mut self) -> Vec<Effect> {
+        let (Some(now), Some(room)) = (self.now, self.active_room().map(|r| r.name.clone())) else {
+            return Vec::new();
+        };
+        if !self.show_typing || self.input.text().starts_with('/') || self.conn != ConnState::Connected {
+            return Vec::new();
+        }
+        let every = chrono::TimeDelta::seconds(i64::try_from(TYPING_EVERY_SECS).unwrap_or(3));
+        if self.typing_sent.get(&room).is_some_and(|at| now - *at < every) {
+            return Vec::new();
+        }
+        self.typing_sent.insert(room.clone(), now);
+        vec![Effect::Net(NetCommand::Typing(room))]
+    }
+
+    /// "alice is typing…" for the room shown, or `None`.
+    pub fn typing_line(&self) -> Option<String> {
+        let room = &self.active_room()?.name;
+        let who: Vec<&str> =
+            self.typing.iter().filter(|(r, _, _)| r == room).map(|(_, user, _)| user.as_str()).collect();
+        match who.as_slice() {
+            [] => None,
+            [one] => Some(format!("{one} is typing…")),
+            [one, two] => Some(format!("{one} and {two} are typing…")),
+            _ => Some("several people are typing…".to_owned()),
+        }
+    }
+
+    fn send(&mut self, text: String, action: bool) -> Vec<Effect> {
         let Some(room) = self.active_room().map(|r| r.name.clone()) else {
             return Vec::new();
         };
@@ -537,6 +597,7 @@ impl App {
                 replayed: false,
                 delivery: Delivery::Pending,
                 mention: false,
+                action,
             },
             time: self.now,
             id: None,
@@ -547,7 +608,8 @@ impl App {
         self.rooms[self.active].scroll = None;
         self.rooms[self.active].new_below = 0;
         self.pending.insert(local_id, room.clone());
-        vec![Effect::Net(NetCommand::SendMessage { local_id, room, text })]
+        self.typing_sent.remove(&room);
+        vec![Effect::Net(NetCommand::SendMessage { local_id, room, text, action })]
     }
 
     fn on_net(&mut self, event: NetEvent) -> Vec<Effect> {
@@ -583,6 +645,34 @@ impl App {
             }
             NetEvent::ServerError(message) => {
                 self.note(message, true);
+                Vec::new()
+            }
+            NetEvent::Gap(gap) => {
+                self.on_gap(gap);
+                Vec::new()
+            }
+            NetEvent::Presence(presence) => {
+                self.on_presence(presence);
+                Vec::new()
+            }
+            NetEvent::Typing(Typing { room, username }) => {
+                if let (true, Some(now)) = (self.show_typing && username != self.username, self.now) {
+                    let until =
+                        now + chrono::TimeDelta::seconds(i64::try_from(TYPING_EXPIRES_SECS).unwrap_or(6));
+                    self.typing.retain(|(r, u, _)| !(*r == room && *u == username));
+                    self.typing.push((room, username, until));
+                }
+                Vec::new()
+            }
+            NetEvent::Members { room, result } => {
+                match result {
+                    Ok(members) => {
+                        let list = members.iter().map(String::as_str).collect::<Vec<_>>().join(", ");
+                        self.note(format!("#{room}: {} here: {list}", members.len()), false);
+                        self.members.insert(room, members.into_iter().collect());
+                    }
+                    Err(err) => self.note(format!("Could not list #{room}: {err}"), true),
+                }
                 Vec::new()
             }
             NetEvent::MessageAck { local_id, outcome } => {
@@ -626,7 +716,10 @@ impl App {
             if room.name == self.handshake_room {
                 room.joined = true;
             }
-            room.awaiting_replay = reconnect && !room.seen.is_empty();
+        }
+        if reconnect {
+            // Presence seen while away is unknown: /names asks again.
+            self.members.clear();
         }
         self.refresh_own_info()
     }
@@ -684,17 +777,10 @@ impl App {
             return Vec::new();
         };
         let own = msg.username == self.username;
-        let (cap, now) = (self.scrollback, self.now);
+        let cap = self.scrollback;
+        self.typing.retain(|(r, u, _)| !(*r == room_name && *u == msg.username));
         let room = &mut self.rooms[i];
         let time = DateTime::parse_from_rfc3339(&msg.sent).ok().map(|t| t.with_timezone(&Utc));
-        let after_all_we_had = match (time, room.newest) {
-            (Some(time), Some(newest)) => time > newest,
-            _ => false,
-        };
-        if std::mem::take(&mut room.awaiting_replay) && msg.replayed && after_all_we_had {
-            // The replay starts after everything we had: there may be more in between.
-            room.push(Line::system(GAP_NOTICE, true, now), cap);
-        }
         if !msg.id.is_empty() && room.seen.contains(&msg.id) {
             if own && !msg.replayed {
                 // The echo of a line the ack already confirmed: it brings the server's time.
@@ -741,6 +827,7 @@ impl App {
                 replayed: msg.replayed,
                 delivery: if own { Delivery::Confirmed } else { Delivery::Received },
                 mention,
+                action: msg.action,
             },
             time,
             id: (!msg.id.is_empty()).then_some(msg.id),
@@ -783,9 +870,39 @@ impl App {
         confirm_unacked(room, msg, time)
     }
 
+    /// `chat.gap`: the resume replayed only the newest of what was missed; a marker goes
+    /// where the rest is.
+    fn on_gap(&mut self, gap: Gap) {
+        if let Some(i) = self.room_index(&gap.room) {
+            let (cap, now) = (self.scrollback, self.now);
+            self.rooms[i].push(Line::system(GAP_NOTICE, true, now), cap);
+        }
+    }
+
+    /// `chat.presence`: the member list follows; a part gets a line (weechat's `<--`) unless
+    /// join and part lines are off. Joins have theirs from the join notice.
+    fn on_presence(&mut self, Presence { room, username, joined }: Presence) {
+        let members = self.members.entry(room.clone()).or_default();
+        if joined {
+            members.insert(username);
+            return;
+        }
+        members.remove(&username);
+        self.typing.retain(|(r, u, _)| !(*r == room && *u == username));
+        if let Some(i) = self.room_index(&room).filter(|_| self.show_join_part) {
+            self.note_in(i, format!("<-- {username} left #{room}"), false);
+        }
+    }
+
     /// A server notice (a message without a username) is a system line of its room; it
-    /// counts as nothing unread.
+    /// counts as nothing unread. Ours name who joined: weechat's `-->` line, or none when join
+    /// and part lines are off.
     fn on_notice(&mut self, notice: SystemMessage) {
+        let notice = match notice.joined.clone() {
+            Some(_) if !self.show_join_part => return,
+            Some(who) => SystemMessage { message: format!("--> {who} joined #{}", notice.room), ..notice },
+            None => notice,
+        };
         let room_name =
             if notice.room.is_empty() { self.handshake_room.as_str() } else { notice.room.as_str() };
         let Some(i) = self.room_index(room_name) else {
@@ -841,6 +958,7 @@ impl App {
                     replayed: false,
                     delivery: Delivery::Confirmed,
                     mention: false,
+                    action: false,
                 };
                 room.push(Line { kind, time: echo.time, id: Some(echo.id), local_id: None }, cap);
             }
@@ -1084,7 +1202,8 @@ mod tests {
             [Effect::Net(NetCommand::SendMessage {
                 local_id: 1,
                 room: "public".into(),
-                text: "hello".into()
+                text: "hello".into(),
+                action: false
             })]
         );
         assert!(app.input.is_empty());
@@ -1207,36 +1326,92 @@ mod tests {
     }
 
     #[test]
-    fn a_replay_that_starts_after_everything_seen_shows_a_gap_marker() {
+    fn a_gap_marker_only_where_the_server_says_messages_were_skipped() {
         let mut app = connected();
-        let at = |event: NetEvent, sent: &str| match event {
-            NetEvent::Message(m) => NetEvent::Message(ChatMessage { sent: sent.into(), ..m }),
-            other => other,
-        };
-        app.update(Event::Net(at(msg("bob", "before", "public", "a", false), "2026-11-25T12:00:00.000Z")));
+        app.update(Event::Net(msg("bob", "before", "public", "a", false)));
         app.update(Event::Net(NetEvent::Reconnecting {
             attempt: 1,
             delay: Duration::from_secs(1),
             reason: "closed by the server".into(),
         }));
         app.update(Event::Net(NetEvent::Connected { socket_id: Some("s2".into()) }));
-        app.update(Event::Net(at(msg("bob", "long after", "public", "z", true), "2026-11-25T18:00:00.000Z")));
+        // A resume that replays what was missed, long after: no gap.
+        app.update(Event::Net(msg("bob", "long after", "public", "b", true)));
         let lost = "* Connection lost (closed by the server); reconnecting…";
-        let gap = format!("* {GAP_NOTICE}");
+        assert_eq!(kinds(&app.rooms[0]), ["bob:before:Received", lost, "bob:long after:Received:r", "--"]);
+        // The server says more was missed than it replays: the marker goes before its replay.
+        let gap = Gap { room: "public".into(), after: "b".into(), before: "y".into() };
+        app.update(Event::Net(NetEvent::Gap(gap)));
+        app.update(Event::Net(msg("bob", "newest", "public", "y", true)));
+        let marker = format!("* {GAP_NOTICE}");
+        let all = kinds(&app.rooms[0]);
+        assert_eq!(all[all.len() - 3..], ["--", marker.as_str(), "bob:newest:Received:r"]);
+    }
+
+    #[test]
+    fn actions_presence_typing_and_names() {
+        let mut app = connected();
+        app.update(Event::Tick(Utc::now()));
         assert_eq!(
-            kinds(&app.rooms[0]),
-            ["bob:before:Received", lost, &gap, "bob:long after:Received:r", "--"]
+            type_line(&mut app, "/me waves"),
+            [Effect::Net(NetCommand::SendMessage {
+                local_id: 1,
+                room: "public".into(),
+                text: "waves".into(),
+                action: true
+            })]
         );
-        // An overlapping replay is no gap.
-        app.update(Event::Net(NetEvent::Reconnecting {
-            attempt: 1,
-            delay: Duration::from_secs(1),
-            reason: "closed by the server".into(),
-        }));
-        app.update(Event::Net(NetEvent::Connected { socket_id: Some("s3".into()) }));
-        app.update(Event::Net(msg("bob", "long after", "public", "z", true)));
-        app.update(Event::Net(msg("bob", "newer", "public", "zz", true)));
-        assert_eq!(kinds(&app.rooms[0]).iter().filter(|k| k.contains("missing")).count(), 1);
+        let waving = ChatMessage { action: true, ..ChatMessage::default() };
+        app.update(Event::Net(NetEvent::Message(ChatMessage {
+            username: "bob".into(),
+            message: "waves back".into(),
+            room: "public".into(),
+            id: "w".into(),
+            ..waving
+        })));
+        assert!(matches!(
+            app.rooms[0].lines.back().map(|l| &l.kind),
+            Some(LineKind::Chat { action: true, .. })
+        ));
+
+        // Joins come as the server's notice, parts as presence; both can be hidden.
+        let notice = |who: &str| SystemMessage {
+            message: shared::notices::user_joined(who, "public"),
+            room: "public".into(),
+            sent: String::new(),
+            joined: Some(who.into()),
+        };
+        app.update(Event::Net(NetEvent::Notice(notice("carl"))));
+        let left = Presence { room: "public".into(), username: "carl".into(), joined: false };
+        app.update(Event::Net(NetEvent::Presence(left.clone())));
+        let all = kinds(&app.rooms[0]);
+        assert_eq!(all[all.len() - 2..], ["* --> carl joined #public", "* <-- carl left #public"]);
+        app.show_join_part = false;
+        app.update(Event::Net(NetEvent::Notice(notice("dora"))));
+        app.update(Event::Net(NetEvent::Presence(Presence { username: "dora".into(), ..left })));
+        assert_eq!(kinds(&app.rooms[0]), all);
+
+        // Typing shows in the status line until the person speaks or it expires.
+        app.update(Event::Net(NetEvent::Typing(Typing { room: "public".into(), username: "bob".into() })));
+        assert_eq!(app.typing_line().as_deref(), Some("bob is typing…"));
+        app.update(Event::Net(msg("bob", "done", "public", "d", false)));
+        assert_eq!(app.typing_line(), None);
+        app.update(Event::Net(NetEvent::Typing(Typing { room: "public".into(), username: "bob".into() })));
+        app.update(Event::Tick(Utc::now() + chrono::TimeDelta::seconds(30)));
+        assert_eq!(app.typing_line(), None);
+        // Our own typing is said once every few seconds, not for commands.
+        let typed = |app: &mut App, c: char| app.update(Event::Action(Action::Insert(c)));
+        assert_eq!(typed(&mut app, 'h'), [Effect::Net(NetCommand::Typing("public".into()))]);
+        assert!(typed(&mut app, 'i').is_empty());
+        app.input.take();
+        app.update(Event::Tick(Utc::now() + chrono::TimeDelta::seconds(60)));
+        assert!(typed(&mut app, '/').is_empty());
+
+        assert_eq!(app.update(Event::Action(Action::Submit)), []);
+        assert_eq!(type_line(&mut app, "/names"), [Effect::Net(NetCommand::Members("public".into()))]);
+        let result = Ok(vec!["ann".into(), "bob".into()]);
+        app.update(Event::Net(NetEvent::Members { room: "public".into(), result }));
+        assert_eq!(app.members["public"].len(), 2);
     }
 
     #[test]
@@ -1350,7 +1525,8 @@ mod tests {
             [Effect::Net(NetCommand::SendMessage {
                 local_id: 1,
                 room: "dev".into(),
-                text: "hey dev".into()
+                text: "hey dev".into(),
+                action: false
             })]
         );
         assert_eq!(type_line(&mut app, "/leave"), [Effect::Net(NetCommand::Leave("dev".into()))]);
@@ -1597,7 +1773,12 @@ mod tests {
         app.update(Event::Net(NetEvent::Joined { room: "dev".into(), result: Ok(()) }));
         app.update(Event::Action(Action::SwitchRoom(0)));
         let notice = |text: &str, room: &str| {
-            NetEvent::Notice(SystemMessage { message: text.into(), room: room.into(), sent: String::new() })
+            NetEvent::Notice(SystemMessage {
+                message: text.into(),
+                room: room.into(),
+                sent: String::new(),
+                joined: None,
+            })
         };
         app.update(Event::Net(notice("User \"bob\" joined room \"dev\"", "dev")));
         app.update(Event::Net(notice("classic, no room", "")));

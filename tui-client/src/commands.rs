@@ -7,6 +7,10 @@ use thiserror::Error;
 pub enum Command {
     /// A chat message (plain text, or `//text` to send a line that starts with `/`).
     Say(String),
+    /// `/me waves`: an action.
+    Me(String),
+    /// Who is in this room.
+    Names,
     Join(String),
     /// Leave the named room, or the current one.
     Leave(Option<String>),
@@ -38,6 +42,8 @@ pub enum CommandError {
 pub const HELP: &[(&str, &str)] = &[
     ("/join <room>", "join a room (and switch to it)"),
     ("/leave [room]", "leave a room (default: this one)"),
+    ("/me <action>", "say what you do: * you waves"),
+    ("/names", "list who is in this room"),
     ("/info <socketId>", "show who is behind a socket id"),
     ("/clear", "clear this room's messages"),
     ("/reconnect", "connect again now (while reconnecting)"),
@@ -76,6 +82,11 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             [sid] => Ok(Command::Info((*sid).to_owned())),
             _ => Err(CommandError::Usage("/info <socketId>")),
         },
+        "me" => match rest.split_once(char::is_whitespace).map(|(_, a)| a.trim()) {
+            Some(action) if !action.is_empty() => Ok(Command::Me(action.to_owned())),
+            _ => Err(CommandError::Usage("/me <action>")),
+        },
+        "names" | "who" => no_args(Command::Names, "/names"),
         "clear" => no_args(Command::Clear, "/clear"),
         "reconnect" => no_args(Command::Reconnect, "/reconnect"),
         "search" | "find" => match rest.split_once(char::is_whitespace).map(|(_, q)| q.trim()) {
@@ -123,6 +134,9 @@ mod tests {
         assert_eq!(parse("/info abc123"), Ok(Command::Info("abc123".into())));
         assert_eq!(parse("/info"), Err(CommandError::Usage("/info <socketId>")));
         assert_eq!(parse("/clear"), Ok(Command::Clear));
+        assert_eq!(parse("/me waves  hello"), Ok(Command::Me("waves  hello".into())));
+        assert_eq!(parse("/me"), Err(CommandError::Usage("/me <action>")));
+        assert_eq!(parse("/names"), Ok(Command::Names));
         assert_eq!(parse("/login"), Ok(Command::Login));
         assert_eq!(parse("/logout"), Ok(Command::Logout));
         assert_eq!(parse("/quit"), Ok(Command::Quit));

@@ -26,6 +26,10 @@ pub struct Config {
     pub nick_colors: Vec<u8>,
     /// Web addresses as OSC 8 hyperlinks. Default on (off on the Linux console).
     pub hyperlinks: Option<bool>,
+    /// Lines for people joining and leaving rooms (`--> alice joined #dev`). Default on.
+    pub join_part_lines: Option<bool>,
+    /// Say when you type, and show who else is typing, in the status line. Default on.
+    pub typing: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -72,6 +72,8 @@ pub async fn run(opts: Options, session: Option<Session>, store: TokenStore) -> 
     let plain_console = matches!(std::env::var("TERM").as_deref(), Ok("linux" | "dumb"));
     let (bell, notify) = (config.bell.unwrap_or(true), config.notify.unwrap_or(!plain_console));
     app.look.hyperlinks = config.hyperlinks.unwrap_or(!plain_console);
+    app.show_join_part = config.join_part_lines.unwrap_or(true);
+    app.show_typing = config.typing.unwrap_or(true);
     let mut title = String::new();
     app.open_rooms(&config.rooms);
     let mut net = session.map(|s| start_net(&server, &opts.room, s.token, &app));

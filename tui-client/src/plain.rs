@@ -106,7 +106,7 @@ pub async fn run(opts: Options, session: Session, store: TokenStore) -> ExitCode
                 Some(text) => {
                     next_id += 1;
                     pending.insert(next_id);
-                    net.send(NetCommand::SendMessage { local_id: next_id, room: opts.room.clone(), text });
+                    net.send(NetCommand::SendMessage { local_id: next_id, room: opts.room.clone(), text, action: false });
                 }
                 None => stdin_open = false,
             },
@@ -156,7 +156,16 @@ pub async fn run(opts: Options, session: Session, store: TokenStore) -> ExitCode
                         break ExitCode::FAILURE;
                     }
                 }
-                Some(NetEvent::Connecting | NetEvent::Joined { .. } | NetEvent::Left { .. } | NetEvent::UserInfo { .. }) => {}
+                Some(NetEvent::Gap(_)) => eprintln!("{}", crate::app::GAP_NOTICE),
+                Some(
+                    NetEvent::Connecting
+                    | NetEvent::Joined { .. }
+                    | NetEvent::Left { .. }
+                    | NetEvent::UserInfo { .. }
+                    | NetEvent::Presence(_)
+                    | NetEvent::Typing(_)
+                    | NetEvent::Members { .. },
+                ) => {}
             },
         }
     };
@@ -192,6 +201,7 @@ mod tests {
             message: "User \"bob\" joined\u{7}".into(),
             room: String::new(),
             sent: String::new(),
+            joined: None,
         };
         assert_eq!(format_notice(&notice, "public"), "[public] * User \"bob\" joined\\u{7}");
     }

@@ -31,6 +31,8 @@ pub enum LineKind {
         delivery: Delivery,
         /// Names the user (weechat's highlight): drawn apart, counted apart, alerted.
         mention: bool,
+        /// `/me`: drawn `* alice waves`.
+        action: bool,
     },
     System {
         text: String,
@@ -88,9 +90,6 @@ pub struct Room {
     pub(crate) seen: SeenIds,
     /// The history marker has been placed (once per room: later replays add no other).
     pub(crate) marked: bool,
-    /// Reconnected, the server's replay not seen yet: its first message tells whether
-    /// something was missed.
-    pub(crate) awaiting_replay: bool,
     /// When the newest message we have was sent.
     pub(crate) newest: Option<DateTime<Utc>>,
     /// The day of the last dated line, to put a day line before the next day's first.
@@ -128,10 +127,6 @@ impl SeenIds {
     pub(crate) fn contains(&self, id: &str) -> bool {
         self.set.contains(id)
     }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.set.is_empty()
-    }
 }
 
 impl Room {
@@ -147,7 +142,6 @@ impl Room {
             joined,
             seen: SeenIds::new(SEEN_IDS),
             marked: false,
-            awaiting_replay: false,
             newest: None,
             last_day: None,
         }

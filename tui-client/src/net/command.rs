@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use shared::payload::{ChatMessage, SystemMessage, UserInfo};
+use shared::payload::{ChatMessage, Gap, Presence, SystemMessage, Typing, UserInfo};
 
 use crate::auth::Token;
 
@@ -15,8 +15,15 @@ pub enum NetCommand {
         local_id: u64,
         room: String,
         text: String,
+        /// `/me`.
+        action: bool,
     },
+    /// Joins a room; after a reconnect, from the last message seen there (a resume).
     Join(String),
+    /// `chat.typing`, sent without an ack (the app throttles it).
+    Typing(String),
+    /// `chat.members`: who is in a room.
+    Members(String),
     Leave(String),
     UserInfo {
         socket_id: String,
@@ -62,6 +69,17 @@ pub enum NetEvent {
     Notice(SystemMessage),
     /// An `error` event from the server.
     ServerError(String),
+    /// More was missed in a room than the server replays (after a resume).
+    Gap(Gap),
+    /// Someone came into or left a room.
+    Presence(Presence),
+    /// Someone is typing in a room.
+    Typing(Typing),
+    /// The answer to [`NetCommand::Members`].
+    Members {
+        room: String,
+        result: Result<Vec<String>, String>,
+    },
     MessageAck {
         local_id: u64,
         outcome: AckOutcome,

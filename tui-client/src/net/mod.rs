@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use shared::{
     defaults::ROOM_QUERY_KEY,
     errors, events,
-    payload::{IncomingMessage, MessageAck, OutgoingMessage, RoomAck, UserInfo},
+    payload::{IncomingMessage, JoinRequest, MembersAck, MessageAck, OutgoingMessage, RoomAck, UserInfo},
 };
 use tokio::{
     sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel},
@@ -112,6 +112,7 @@ fn spawn(
         message_acks: true,
         acks_seen: false,
         rooms: Vec::new(),
+        last_ids: HashMap::new(),
         left_home: false,
         backoff: fresh_backoff(),
     };
@@ -126,6 +127,8 @@ enum Raw {
     /// A crate-level error text, or the server's `error` event (both arrive as `Event::Error`).
     Error(Payload),
     Message(Payload),
+    /// `chat.gap`, `chat.presence` or `chat.typing`: read as the event says.
+    Other(Payload, fn(Value) -> Option<NetEvent>),
     Ack {
         seq: u64,
         payload: Payload,
@@ -161,6 +164,9 @@ struct Worker {
     /// Rooms joined besides the handshake room, in joining order: joined again, before anything
     /// queued is sent, on every new connection.
     rooms: Vec<String>,
+    /// The last message id seen in each room: a new connection resumes from it (handshake
+    /// `auth.after`, `chat.join {room, after}`), so the server replays exactly what was missed.
+    last_ids: HashMap<String, String>,
     /// The handshake room was left; a new connection puts the socket back in it, so it leaves
     /// again first.
     left_home: bool,
@@ -288,14 +294,30 @@ impl Worker {
                 async {}.boxed()
             }
         };
+        let mut auth = json!({ "token": self.config.token.as_str() });
+        if let Some(after) = self.last_ids.get(&self.config.room) {
+            auth["after"] = json!(after);
+        }
         let builder = ClientBuilder::new(url.as_str())
             .transport_type(TransportType::Websocket)
             .reconnect(false)
-            .auth(json!({ "token": self.config.token.as_str() }))
+            .auth(auth)
             .on(SioEvent::Connect, forward(&tx, Raw::Connected))
             .on(SioEvent::Close, forward(&tx, |_| Raw::Closed))
             .on(SioEvent::Error, forward(&tx, Raw::Error))
-            .on(events::CHAT_MESSAGE, forward(&tx, Raw::Message));
+            .on(events::CHAT_MESSAGE, forward(&tx, Raw::Message))
+            .on(
+                events::CHAT_GAP,
+                forward(&tx, |p| Raw::Other(p, |v| serde_json::from_value(v).ok().map(NetEvent::Gap))),
+            )
+            .on(
+                events::CHAT_PRESENCE,
+                forward(&tx, |p| Raw::Other(p, |v| serde_json::from_value(v).ok().map(NetEvent::Presence))),
+            )
+            .on(
+                events::CHAT_TYPING,
+                forward(&tx, |p| Raw::Other(p, |v| serde_json::from_value(v).ok().map(NetEvent::Typing))),
+            );
         let client = match timeout(CONNECT_TIMEOUT, builder.connect()).await {
             Ok(Ok(client)) => client,
             Ok(Err(e)) => return Err(End::Dropped(e.to_string())),
@@ -386,8 +408,19 @@ impl Worker {
                             refusals.flush(self);
                             return self.dropped(in_flight, "closed by the server");
                         }
+                        Some(Raw::Other(payload, read)) => {
+                            if let Some(event) = first_value(&payload).cloned().and_then(read) {
+                                self.emit(event);
+                            }
+                        }
                         Some(Raw::Message(payload)) => match chat_message(&payload) {
-                            Some(IncomingMessage::Chat(msg)) => self.emit(NetEvent::Message(msg)),
+                            Some(IncomingMessage::Chat(msg)) => {
+                                if !msg.id.is_empty() {
+                                    let room = if msg.room.is_empty() { &self.config.room } else { &msg.room };
+                                    self.last_ids.insert(room.clone(), msg.id.clone());
+                                }
+                                self.emit(NetEvent::Message(msg))
+                            }
                             Some(IncomingMessage::System(notice)) => self.emit(NetEvent::Notice(notice)),
                             None => tracing::warn!(?payload, "unreadable chat.message"),
                         },
@@ -452,15 +485,28 @@ impl Worker {
         command: NetCommand,
     ) -> Result<Option<InFlight>, String> {
         let (event, data) = match &command {
-            NetCommand::SendMessage { room, text, .. } => {
-                let out = if *room == self.config.room {
+            NetCommand::SendMessage { room, text, action, .. } => {
+                // The classic form for the handshake room, so a classic server understands it.
+                let out = if *room == self.config.room && !action {
                     OutgoingMessage::Text(text.clone())
                 } else {
-                    OutgoingMessage::ToRoom { room: room.clone(), message: text.clone(), action: false }
+                    OutgoingMessage::ToRoom { room: room.clone(), message: text.clone(), action: *action }
                 };
                 (events::CHAT_MESSAGE, serde_json::to_value(out).unwrap_or(Value::Null))
             }
-            NetCommand::Join(room) => (events::CHAT_JOIN, json!(room)),
+            NetCommand::Join(room) => match self.last_ids.get(room) {
+                Some(after) => (
+                    events::CHAT_JOIN,
+                    serde_json::to_value(JoinRequest { room: room.clone(), after: Some(after.clone()) })
+                        .unwrap_or(Value::Null),
+                ),
+                None => (events::CHAT_JOIN, json!(room)),
+            },
+            NetCommand::Members(room) => (events::CHAT_MEMBERS, json!(room)),
+            NetCommand::Typing(room) => {
+                let sent = client.emit(events::CHAT_TYPING, json!(room)).await;
+                return sent.map(|()| None).map_err(|e| format!("sending failed: {e}"));
+            }
             NetCommand::Leave(room) => (events::CHAT_LEAVE, json!(room)),
             NetCommand::UserInfo { socket_id, .. } => (events::USER_INFO, json!(socket_id)),
             NetCommand::Reauth(_) | NetCommand::Reconnect | NetCommand::Shutdown => return Ok(None),
@@ -535,7 +581,17 @@ impl Worker {
                 let info = value.and_then(|v| serde_json::from_value::<Option<UserInfo>>(v).ok()).flatten();
                 NetEvent::UserInfo { socket_id, own, info }
             }
-            NetCommand::Reauth(_) | NetCommand::Reconnect | NetCommand::Shutdown => return None,
+            NetCommand::Members(room) => {
+                let result = match value.map(serde_json::from_value::<MembersAck>) {
+                    Some(Ok(ack)) => ack.into_result().map(|m| m.map(|m| m.members).unwrap_or_default()),
+                    Some(Err(_)) => Err("unexpected answer from the server".into()),
+                    None => Err("no answer from the server (it may not list members)".into()),
+                };
+                NetEvent::Members { room, result }
+            }
+            NetCommand::Typing(_) | NetCommand::Reauth(_) | NetCommand::Reconnect | NetCommand::Shutdown => {
+                return None;
+            }
         };
         let refusal = match &event {
             NetEvent::MessageAck { outcome: AckOutcome::Failed(error), .. }

@@ -96,7 +96,7 @@ pub fn rows(line: &Line, width: usize, look: &Look) -> Vec<Row> {
             let mark = if *error { "!" } else { "*" };
             layout(width, look.time_width, &time, (mark, style), &[(&text, style)])
         }
-        LineKind::Chat { username, text, own, replayed, delivery, mention } => {
+        LineKind::Chat { username, text, own, replayed, delivery, mention, action } => {
             let text = wrap::sanitize(text);
             let name = wrap::sanitize(username);
             let mut nick = Style::default().fg(look.nick_color(username)).add_modifier(Modifier::BOLD);
@@ -117,13 +117,14 @@ pub fn rows(line: &Line, width: usize, look: &Look) -> Vec<Row> {
                     (format!(" ✗ {}", wrap::sanitize(err)), Style::default().fg(Color::Red))
                 }
             };
-            let mut out = layout(
-                width,
-                look.time_width,
-                &time,
-                (&name, nick),
-                &[(&text, body), (&suffix, suffix_style)],
-            );
+            // An action reads as a sentence, as irssi and weechat show it: `* alice waves`.
+            let acted = format!("{name} {text}");
+            let (mark, spans) = if *action {
+                (("*", nick), [(acted.as_str(), body), (suffix.as_str(), suffix_style)])
+            } else {
+                ((&*name, nick), [(&*text, body), (suffix.as_str(), suffix_style)])
+            };
+            let mut out = layout(width, look.time_width, &time, mark, &spans);
             if *replayed {
                 for span in out.iter_mut().flatten() {
                     span.style = span.style.add_modifier(Modifier::DIM);
@@ -204,6 +205,7 @@ mod tests {
                 replayed: false,
                 delivery: Delivery::Received,
                 mention: false,
+                action: false,
             },
             time: None,
             id: None,

@@ -266,7 +266,12 @@ mod tests {
         let mut app = app(60, 3);
         let message = shared::notices::user_joined("bob", "public");
         let sent = chrono::Utc::now().to_rfc3339();
-        app.update(Event::Net(NetEvent::Notice(SystemMessage { message, room: "public".into(), sent })));
+        app.update(Event::Net(NetEvent::Notice(SystemMessage {
+            message,
+            room: "public".into(),
+            sent,
+            joined: None,
+        })));
         let (_, rows) = draw(&app);
         let last = rows[2].trim_end();
         assert!(last.ends_with("* │ User \"bob\" joined room \"public\""), "{rows:?}");

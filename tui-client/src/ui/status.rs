@@ -16,7 +16,10 @@ pub fn text(app: &App) -> (String, Color) {
     match &app.conn {
         ConnState::LoggedOut => (format!(" ○ not logged in · {}", app.server), Color::Yellow),
         ConnState::Connecting => (format!(" ◌ {who} · connecting to {} …", app.server), Color::Yellow),
-        ConnState::Connected => (format!(" ● {who} · connected · {}", app.server), Color::Green),
+        ConnState::Connected => match app.typing_line() {
+            Some(typing) => (format!(" ● {who} · {typing} · connected · {}", app.server), Color::Green),
+            None => (format!(" ● {who} · connected · {}", app.server), Color::Green),
+        },
         ConnState::Reconnecting { attempt, retry_in, reason } => (
             format!(
                 " ◌ {who} · {reason}: reconnecting in {} s (attempt {attempt}; /reconnect now) · {}",
