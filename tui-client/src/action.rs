@@ -28,6 +28,8 @@ pub enum Action {
     NextRoom,
     PrevRoom,
     ToggleHelp,
+    /// F2: the member list pane.
+    ToggleMembers,
     /// Esc on an overlay (help, the login form): close it.
     CloseHelp,
     /// Readline: word left and right, kill to the end, yank.

@@ -10,7 +10,7 @@ use std::{
 use chrono::{DateTime, Utc};
 use shared::{
     defaults::{TYPING_EVERY_SECS, TYPING_EXPIRES_SECS},
-    payload::{ChatMessage, Gap, Presence, SystemMessage, Typing, UserInfo},
+    payload::{ChatMessage, Gap, Page, Presence, SystemMessage, Typing, UserInfo},
 };
 
 pub use crate::event::{Effect, Event};
@@ -19,7 +19,7 @@ use crate::{
     commands::{self, Command},
     input::Input,
     login_form::{FormOutcome, LoginForm},
-    net::{AckOutcome, NetCommand, NetEvent},
+    net::{AckOutcome, NetCommand, NetEvent, QUERY_PREFIX},
     scrollback::{Anchor, Delivery, Line, LineKind, Room},
     ui::lines::{self, Look},
 };
@@ -126,6 +126,8 @@ pub struct App {
     pub show_join_part: bool,
     /// Send and show typing indicators (the config's `typing`).
     pub show_typing: bool,
+    /// The member list pane is shown (F2, `/members`).
+    pub show_members: bool,
     ever_connected: bool,
 }
 
@@ -159,6 +161,7 @@ impl App {
             typing_sent: HashMap::new(),
             show_join_part: true,
             show_typing: true,
+            show_members: false,
             ever_connected: false,
         }
     }
@@ -260,6 +263,7 @@ impl App {
         match action {
             Action::Quit => return self.ask_to_quit(),
             Action::ToggleHelp => self.show_help = !self.show_help,
+            Action::ToggleMembers => return self.toggle_members(),
             Action::CloseHelp => self.show_help = false,
             // Only the login form has fields.
             Action::NextField | Action::PrevField | Action::ToggleSignup => {}
@@ -295,17 +299,33 @@ impl App {
             Action::DeleteToStart => self.input.delete_to_start(),
             Action::HistoryPrev => self.input.history_prev(),
             Action::HistoryNext => self.input.history_next(),
-            Action::PageUp => self.scroll_up(usize::from(self.view.1.saturating_sub(1)).max(1)),
+            Action::PageUp => {
+                self.scroll_up(usize::from(self.view.1.saturating_sub(1)).max(1));
+                return self.load_older();
+            }
             Action::PageDown => self.scroll_down(usize::from(self.view.1.saturating_sub(1)).max(1)),
-            Action::WheelUp => self.scroll_up(WHEEL_ROWS),
+            Action::WheelUp => {
+                self.scroll_up(WHEEL_ROWS);
+                return self.load_older();
+            }
             Action::WheelDown => self.scroll_down(WHEEL_ROWS),
-            Action::ScrollTop => self.scroll_top(),
+            Action::ScrollTop => {
+                self.scroll_top();
+                return self.load_older();
+            }
             Action::ScrollBottom => self.scroll_bottom(),
-            Action::SwitchRoom(i) => self.switch_to(i),
-            Action::NextRoom => self.switch_to((self.active + 1) % self.rooms.len().max(1)),
+            Action::SwitchRoom(i) => {
+                self.switch_to(i);
+                return self.members_if_shown();
+            }
+            Action::NextRoom => {
+                self.switch_to((self.active + 1) % self.rooms.len().max(1));
+                return self.members_if_shown();
+            }
             Action::PrevRoom => {
                 let n = self.rooms.len().max(1);
                 self.switch_to((self.active + n - 1) % n);
+                return self.members_if_shown();
             }
         }
         Vec::new()
@@ -342,9 +362,9 @@ impl App {
         let unread: usize = self.rooms.iter().map(|r| r.unread).sum();
         let mentions: usize = self.rooms.iter().map(|r| r.mentions).sum();
         match (unread, mentions) {
-            (0, _) => format!("chat-tui · #{room}"),
-            (n, 0) => format!("chat-tui · #{room} · {n} unread"),
-            (n, m) => format!("chat-tui · #{room} · {n} unread, {m} for you"),
+            (0, _) => format!("chat-tui · {}", window_label(room)),
+            (n, 0) => format!("chat-tui · {} · {n} unread", window_label(room)),
+            (n, m) => format!("chat-tui · {} · {n} unread, {m} for you", window_label(room)),
         }
     }
 
@@ -532,10 +552,23 @@ impl App {
                 }
                 Vec::new()
             }
-            Command::Search(query) => {
-                self.search(query, false);
-                Vec::new()
+            Command::Search(query) => match self.active_room().map(|r| r.name.clone()) {
+                Some(room) if !room.starts_with(QUERY_PREFIX) => {
+                    self.note(format!("Searching #{room} for {query:?}…"), false);
+                    vec![Effect::Net(NetCommand::Search { room, query })]
+                }
+                _ => {
+                    self.note("/search looks in a room's history; Ctrl-R searches this window", true);
+                    Vec::new()
+                }
+            },
+            Command::Msg { to, text } => {
+                let mut effects = self.open_query(&to);
+                effects.extend(self.send(text, false));
+                effects
             }
+            Command::Query(to) => self.open_query(&to),
+            Command::Members => self.toggle_members(),
             Command::Reconnect => {
                 self.note("Reconnecting now…", false);
                 vec![Effect::Net(NetCommand::Reconnect)]
@@ -553,13 +586,140 @@ impl App {
         }
     }
 
+    /// Switches to the query window for `user` (`@user`), opening it with its history.
+    fn open_query(&mut self, user: &str) -> Vec<Effect> {
+        let name = format!("{QUERY_PREFIX}{user}");
+        if let Some(i) = self.room_index(&name) {
+            self.switch_to(i);
+            return Vec::new();
+        }
+        let effects = self.add_query(&name);
+        self.switch_to(self.rooms.len() - 1);
+        effects
+    }
+
+    /// Adds the query window `name` (`@user`) and asks for its latest messages.
+    fn add_query(&mut self, name: &str) -> Vec<Effect> {
+        self.rooms.push(Room::new(name, true));
+        let last = self.rooms.len() - 1;
+        self.rooms[last].loading = true;
+        vec![Effect::Net(NetCommand::History { window: name.to_owned(), before: None })]
+    }
+
+    /// Scrolled to the top of a window whose server has older messages: asks for them.
+    fn load_older(&mut self) -> Vec<Effect> {
+        let at_top = self.shows_first_line();
+        let Some(room) = self.rooms.get_mut(self.active) else { return Vec::new() };
+        let before = room.oldest_id().map(str::to_owned);
+        if !at_top || !room.older || room.loading || !room.joined || before.is_none() {
+            return Vec::new();
+        }
+        room.loading = true;
+        vec![Effect::Net(NetCommand::History { window: room.name.clone(), before })]
+    }
+
+    /// Whether the message pane shows the first line of the room shown.
+    fn shows_first_line(&self) -> bool {
+        let Some(room) = self.active_room() else { return false };
+        let Some(last) = room.last_seq() else { return true };
+        let bottom = room.scroll.unwrap_or(Anchor { seq: last, rows_below: 0 });
+        let want = usize::from(self.view.1);
+        let mut rows = 0;
+        for seq in (room.first_seq..=bottom.seq).rev() {
+            rows += self.height(room, seq);
+            if rows.saturating_sub(bottom.rows_below) > want {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// F2 / `/members`: the pane, filled by asking the server.
+    fn toggle_members(&mut self) -> Vec<Effect> {
+        self.show_members = !self.show_members;
+        self.members_if_shown()
+    }
+
+    /// The member list of the room shown, asked for when the pane shows it and it is unknown.
+    fn members_if_shown(&self) -> Vec<Effect> {
+        match self.active_room().filter(|r| self.show_members && !r.name.starts_with(QUERY_PREFIX)) {
+            Some(room) if !self.members.contains_key(&room.name) => {
+                vec![Effect::Net(NetCommand::Members(room.name.clone()))]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// A page of older messages arrived for `window`: above what it has.
+    fn on_history(&mut self, window: String, result: Result<Page, String>) {
+        let Some(i) = self.room_index(&window) else { return };
+        self.rooms[i].loading = false;
+        let page = match result {
+            Ok(page) => page,
+            Err(err) => {
+                self.rooms[i].older = false;
+                self.note_in(i, format!("No older messages: {err}"), true);
+                return;
+            }
+        };
+        let lines: Vec<Line> = page.messages.into_iter().map(|m| self.history_line(m)).collect();
+        let cap = self.scrollback;
+        let room = &mut self.rooms[i];
+        room.older = page.more;
+        let added = room.prepend(lines, cap);
+        if !page.more || added == 0 {
+            room.older = false;
+        }
+    }
+
+    /// A message from `chat.history` or `chat.search` as a line.
+    fn history_line(&self, m: ChatMessage) -> Line {
+        let own = m.username == self.username;
+        Line {
+            time: DateTime::parse_from_rfc3339(&m.sent).ok().map(|t| t.with_timezone(&Utc)),
+            id: (!m.id.is_empty()).then_some(m.id),
+            local_id: None,
+            kind: LineKind::Chat {
+                username: m.username,
+                text: m.message,
+                own,
+                replayed: true,
+                delivery: if own { Delivery::Confirmed } else { Delivery::Received },
+                mention: false,
+                action: m.action,
+            },
+        }
+    }
+
+    /// A direct message: into the query window of the other person, opened if need be.
+    fn on_direct(&mut self, msg: ChatMessage) -> Vec<Effect> {
+        let own = msg.username == self.username;
+        let peer = if own { msg.to.clone().unwrap_or_default() } else { msg.username.clone() };
+        let window = format!("{QUERY_PREFIX}{peer}");
+        let mut effects = match self.room_index(&window) {
+            Some(_) => Vec::new(),
+            None => self.add_query(&window),
+        };
+        let alert = (!own && !msg.replayed).then(|| Effect::Alert {
+            title: format!("{} (direct)", msg.username),
+            body: msg.message.clone(),
+        });
+        effects.extend(self.on_chat_message(ChatMessage { room: window, ..msg }));
+        effects.extend(alert);
+        effects
+    }
+
     /// Tells the room we are typing, at most every few seconds, when the line is text (not a
     /// command) and typing indicators are on.
     fn typing_now(&mut self) -> Vec<Effect> {
         let (Some(now), Some(room)) = (self.now, self.active_room().map(|r| r.name.clone())) else {
             return Vec::new();
         };
-        if !self.show_typing || self.input.text().starts_with('/') || self.conn != ConnState::Connected {
+        if !self.show_typing
+            || self.input.text().starts_with('/')
+            || room.starts_with(QUERY_PREFIX)
+            || self.conn != ConnState::Connected
+        {
             return Vec::new();
         }
         let every = chrono::TimeDelta::seconds(i64::try_from(TYPING_EVERY_SECS).unwrap_or(3));
@@ -645,6 +805,29 @@ impl App {
             }
             NetEvent::ServerError(message) => {
                 self.note(message, true);
+                Vec::new()
+            }
+            NetEvent::Direct(msg) => self.on_direct(msg),
+            NetEvent::History { window, result } => {
+                self.on_history(window, result);
+                Vec::new()
+            }
+            NetEvent::SearchResults { room, query, result } => {
+                match result {
+                    Ok(page) => {
+                        let more = if page.more { " (older ones too: narrow it down)" } else { "" };
+                        self.note(format!("{} in #{room} for {query:?}{more}:", page.messages.len()), false);
+                        for m in page.messages {
+                            let when = DateTime::parse_from_rfc3339(&m.sent)
+                                .map(|t| {
+                                    t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M ").to_string()
+                                })
+                                .unwrap_or_default();
+                            self.note(format!("  {when}{}: {}", m.username, m.message), false);
+                        }
+                    }
+                    Err(err) => self.note(format!("Search failed: {err}"), true),
+                }
                 Vec::new()
             }
             NetEvent::Gap(gap) => {
@@ -1103,6 +1286,11 @@ fn confirm_echo(room: &mut Room, msg: &ChatMessage, time: Option<DateTime<Utc>>)
     true
 }
 
+/// How a window is named to the user: `#room`, or `@bob` for a query window.
+pub fn window_label(name: &str) -> String {
+    if name.starts_with(QUERY_PREFIX) { name.to_owned() } else { format!("#{name}") }
+}
+
 /// Whether `text` names `username`: the name as a whole word, in any case, with or without `@`.
 pub fn names(text: &str, username: &str) -> bool {
     if username.is_empty() {
@@ -1346,6 +1534,113 @@ mod tests {
         let marker = format!("* {GAP_NOTICE}");
         let all = kinds(&app.rooms[0]);
         assert_eq!(all[all.len() - 3..], ["--", marker.as_str(), "bob:newest:Received:r"]);
+    }
+
+    #[test]
+    fn direct_messages_live_in_query_windows_with_their_history() {
+        let mut app = connected();
+        let effects = type_line(&mut app, "/msg bob hi there");
+        assert_eq!(
+            effects,
+            [
+                Effect::Net(NetCommand::History { window: "@bob".into(), before: None }),
+                Effect::Net(NetCommand::SendMessage {
+                    local_id: 1,
+                    room: "@bob".into(),
+                    text: "hi there".into(),
+                    action: false
+                }),
+            ]
+        );
+        assert_eq!(app.active_room().map(|r| r.name.as_str()), Some("@bob"));
+        assert_eq!(app.title(), "chat-tui · @bob");
+        // The window's history comes in above the line being sent.
+        let old = ChatMessage {
+            username: "bob".into(),
+            message: "earlier".into(),
+            id: "d0".into(),
+            to: Some("ann".into()),
+            sent: "2026-11-30T10:00:00.000Z".into(),
+            ..ChatMessage::default()
+        };
+        app.update(Event::Net(NetEvent::History {
+            window: "@bob".into(),
+            result: Ok(Page { messages: vec![old.clone()], more: false }),
+        }));
+        let texts: Vec<String> = kinds(&app.rooms[1]).into_iter().filter(|k| k.contains(':')).collect();
+        assert_eq!(texts, ["bob:earlier:Received:r", "ann:hi there:Pending"]);
+        // Someone else writes: their window opens (with its history), unread, and alerts.
+        app.update(Event::Action(Action::SwitchRoom(0)));
+        let carl = ChatMessage { username: "carl".into(), message: "psst".into(), id: "d1".into(), ..old };
+        let effects = app.update(Event::Net(NetEvent::Direct(carl)));
+        assert_eq!(effects[0], Effect::Net(NetCommand::History { window: "@carl".into(), before: None }));
+        assert!(matches!(effects.last(), Some(Effect::Alert { .. })));
+        assert_eq!(app.rooms[2].name, "@carl");
+        assert_eq!(app.rooms[2].unread, 1);
+    }
+
+    #[test]
+    fn scrolling_to_the_top_loads_older_history_once_per_page() {
+        let mut app = connected();
+        for i in 10..40 {
+            app.update(Event::Net(msg("bob", &format!("m{i}"), "public", &format!("i{i}"), false)));
+        }
+        let effects = app.update(Event::Action(Action::ScrollTop));
+        assert_eq!(
+            effects,
+            [Effect::Net(NetCommand::History { window: "public".into(), before: Some("i10".into()) })]
+        );
+        // Asked already: no second request while it is on its way.
+        assert!(app.update(Event::Action(Action::ScrollTop)).is_empty());
+        let older: Vec<ChatMessage> = (0..10)
+            .map(|i| ChatMessage {
+                username: "bob".into(),
+                message: format!("m{i}"),
+                room: "public".into(),
+                id: format!("i{i:02}"),
+                replayed: true,
+                ..ChatMessage::default()
+            })
+            .collect();
+        app.update(Event::Net(NetEvent::History {
+            window: "public".into(),
+            result: Ok(Page { messages: older, more: false }),
+        }));
+        let texts: Vec<String> = kinds(&app.rooms[0]).into_iter().filter(|k| k.starts_with("bob:")).collect();
+        assert_eq!(texts.len(), 40);
+        assert_eq!(texts[0], "bob:m0:Received:r");
+        assert_eq!(texts[10], "bob:m10:Received");
+        // Nothing older: the top is the top.
+        assert!(app.update(Event::Action(Action::ScrollTop)).is_empty());
+    }
+
+    #[test]
+    fn search_asks_the_server_and_lists_what_it_found() {
+        let mut app = connected();
+        assert_eq!(
+            type_line(&mut app, "/search needle hay"),
+            [Effect::Net(NetCommand::Search { room: "public".into(), query: "needle hay".into() })]
+        );
+        let found = ChatMessage {
+            username: "bob".into(),
+            message: "a needle in hay".into(),
+            sent: "2026-11-30T10:00:00.000Z".into(),
+            ..ChatMessage::default()
+        };
+        app.update(Event::Net(NetEvent::SearchResults {
+            room: "public".into(),
+            query: "needle hay".into(),
+            result: Ok(Page { messages: vec![found], more: false }),
+        }));
+        let all = kinds(&app.rooms[0]);
+        assert!(all.iter().any(|k| k.contains("1 in #public for \"needle hay\"")), "{all:?}");
+        assert!(all.last().is_some_and(|k| k.ends_with("bob: a needle in hay")), "{all:?}");
+        // F2 shows the member list, asking the server for it.
+        assert_eq!(
+            app.update(Event::Action(Action::ToggleMembers)),
+            [Effect::Net(NetCommand::Members("public".into()))]
+        );
+        assert!(app.show_members);
     }
 
     #[test]
@@ -1667,7 +1962,10 @@ mod tests {
             let text = if i % 10 == 3 { format!("needle {i}") } else { format!("hay {i}") };
             app.update(Event::Net(msg("bob", &text, "public", &i.to_string(), false)));
         }
-        type_line(&mut app, "/search NEEDLE");
+        for c in "NEEDLE".chars() {
+            app.update(Event::Action(Action::Insert(c)));
+        }
+        app.update(Event::Action(Action::SearchBack));
         let seq_of = |app: &App| app.rooms[0].scroll.map(|a| app.rooms[0].line(a.seq).cloned());
         let text_at = |app: &App| match seq_of(app).flatten().map(|l| l.kind) {
             Some(LineKind::Chat { text, .. }) => text,

@@ -19,8 +19,17 @@ pub enum Command {
     Clear,
     /// Connect again now, without waiting for the backoff.
     Reconnect,
-    /// Search the room's scrollback back from the view for this text.
+    /// Search the room's whole history on the server (`chat.search`).
     Search(String),
+    /// `/msg bob hello`: a direct message, in bob's query window.
+    Msg {
+        to: String,
+        text: String,
+    },
+    /// `/query bob`: open bob's query window.
+    Query(String),
+    /// Show or hide the member list pane.
+    Members,
     Login,
     Logout,
     Quit,
@@ -47,7 +56,9 @@ pub const HELP: &[(&str, &str)] = &[
     ("/info <socketId>", "show who is behind a socket id"),
     ("/clear", "clear this room's messages"),
     ("/reconnect", "connect again now (while reconnecting)"),
-    ("/search <text>", "find text in this room (Ctrl-R: the match before)"),
+    ("/search <text>", "search this room's whole history on the server (Ctrl-R: in the scrollback)"),
+    ("/msg <user> <text>", "a direct message, in a query window (/query <user> opens one)"),
+    ("/members", "show or hide the member list (F2)"),
     ("/login", "log in again (e.g. after the token expired)"),
     ("/logout", "forget the stored login and quit"),
     ("/quit", "quit"),
@@ -82,6 +93,20 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             [sid] => Ok(Command::Info((*sid).to_owned())),
             _ => Err(CommandError::Usage("/info <socketId>")),
         },
+        "msg" | "m" => match rest.split_once(char::is_whitespace).map(|(_, a)| a.trim_start()) {
+            Some(args) => match args.split_once(char::is_whitespace) {
+                Some((to, text)) if !text.trim().is_empty() => {
+                    Ok(Command::Msg { to: to.to_owned(), text: text.trim().to_owned() })
+                }
+                _ => Err(CommandError::Usage("/msg <user> <text>")),
+            },
+            None => Err(CommandError::Usage("/msg <user> <text>")),
+        },
+        "query" => match args.as_slice() {
+            [user] => Ok(Command::Query((*user).to_owned())),
+            _ => Err(CommandError::Usage("/query <user>")),
+        },
+        "members" => no_args(Command::Members, "/members"),
         "me" => match rest.split_once(char::is_whitespace).map(|(_, a)| a.trim()) {
             Some(action) if !action.is_empty() => Ok(Command::Me(action.to_owned())),
             _ => Err(CommandError::Usage("/me <action>")),
@@ -137,6 +162,13 @@ mod tests {
         assert_eq!(parse("/me waves  hello"), Ok(Command::Me("waves  hello".into())));
         assert_eq!(parse("/me"), Err(CommandError::Usage("/me <action>")));
         assert_eq!(parse("/names"), Ok(Command::Names));
+        assert_eq!(
+            parse("/msg bob  hi there "),
+            Ok(Command::Msg { to: "bob".into(), text: "hi there".into() })
+        );
+        assert_eq!(parse("/msg bob"), Err(CommandError::Usage("/msg <user> <text>")));
+        assert_eq!(parse("/query bob"), Ok(Command::Query("bob".into())));
+        assert_eq!(parse("/members"), Ok(Command::Members));
         assert_eq!(parse("/login"), Ok(Command::Login));
         assert_eq!(parse("/logout"), Ok(Command::Logout));
         assert_eq!(parse("/quit"), Ok(Command::Quit));

@@ -23,6 +23,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("Alt-1…9", "show room 1…9"),
     ("Ctrl-N/Ctrl-P", "next/previous room"),
     ("F1", "toggle this help"),
+    ("F2", "show or hide the member list"),
 ];
 
 /// Maps one terminal event; `None` for events that do nothing.
@@ -50,6 +51,7 @@ fn map_key(key: &KeyEvent, app: &App) -> Option<Action> {
         KeyCode::Esc => Action::Quit,
         KeyCode::Char('c') if ctrl => Action::Quit,
         KeyCode::F(1) => Action::ToggleHelp,
+        KeyCode::F(2) => Action::ToggleMembers,
         KeyCode::Enter => Action::Submit,
         KeyCode::Char('w') if ctrl => Action::DeleteWordBack,
         KeyCode::Char('u') if ctrl => Action::DeleteToStart,

@@ -157,6 +157,14 @@ pub async fn run(opts: Options, session: Session, store: TokenStore) -> ExitCode
                     }
                 }
                 Some(NetEvent::Gap(_)) => eprintln!("{}", crate::app::GAP_NOTICE),
+                // Direct messages print as from a room named after the other person.
+                Some(NetEvent::Direct(msg)) => {
+                    let peer = if msg.username == username { msg.to.clone().unwrap_or_default() } else { msg.username.clone() };
+                    let msg = ChatMessage { room: format!("{}{peer}", crate::net::QUERY_PREFIX), ..msg };
+                    if first_time(&mut seen, &msg.id) {
+                        print(&format_message(&msg, &opts.room, opts.json));
+                    }
+                }
                 Some(
                     NetEvent::Connecting
                     | NetEvent::Joined { .. }
@@ -164,7 +172,9 @@ pub async fn run(opts: Options, session: Session, store: TokenStore) -> ExitCode
                     | NetEvent::UserInfo { .. }
                     | NetEvent::Presence(_)
                     | NetEvent::Typing(_)
-                    | NetEvent::Members { .. },
+                    | NetEvent::Members { .. }
+                    | NetEvent::History { .. }
+                    | NetEvent::SearchResults { .. },
                 ) => {}
             },
         }

@@ -90,8 +90,10 @@ pub struct Room {
     pub(crate) seen: SeenIds,
     /// The history marker has been placed (once per room: later replays add no other).
     pub(crate) marked: bool,
-    /// When the newest message we have was sent.
-    pub(crate) newest: Option<DateTime<Utc>>,
+    /// The server may have older messages than the first one here (`chat.history`).
+    pub(crate) older: bool,
+    /// A `chat.history` page is on its way.
+    pub(crate) loading: bool,
     /// The day of the last dated line, to put a day line before the next day's first.
     pub(crate) last_day: Option<NaiveDate>,
 }
@@ -142,7 +144,8 @@ impl Room {
             joined,
             seen: SeenIds::new(SEEN_IDS),
             marked: false,
-            newest: None,
+            older: true,
+            loading: false,
             last_day: None,
         }
     }
@@ -165,9 +168,6 @@ impl Room {
         }
         if let Some(id) = &line.id {
             self.seen.insert(id);
-        }
-        if matches!(line.kind, LineKind::Chat { .. }) && line.time > self.newest {
-            self.newest = line.time;
         }
         self.lines.push_back(line);
         while self.lines.len() > cap {
@@ -193,6 +193,56 @@ impl Room {
             self.marked = true;
             self.push(Line { kind: LineKind::HistoryMarker, time: None, id: None, local_id: None }, cap);
         }
+    }
+
+    /// The server's id of the oldest message here, the cursor for the page before it.
+    pub(crate) fn oldest_id(&self) -> Option<&str> {
+        self.lines.iter().find_map(|l| l.id.as_deref())
+    }
+
+    /// Puts `older` (a page from `chat.history`, oldest first) above everything, with day
+    /// lines, as far as the scrollback has room; messages already here are skipped. Returns how
+    /// many lines went in.
+    pub(crate) fn prepend(&mut self, older: Vec<Line>, cap: usize) -> usize {
+        let fresh: Vec<Line> =
+            older.into_iter().filter(|l| l.id.as_deref().is_none_or(|id| !self.seen.contains(id))).collect();
+        let day = |l: &Line| l.time.map(|t| t.with_timezone(&Local).date_naive());
+        let mut built = Vec::with_capacity(fresh.len() * 2);
+        let mut last_day = None;
+        for line in fresh {
+            if let Some(d) = day(&line).filter(|d| Some(*d) != last_day) {
+                last_day = Some(d);
+                built.push(Line { kind: LineKind::DayChange(d), time: None, id: None, local_id: None });
+            }
+            if let Some(id) = &line.id {
+                self.seen.insert(id);
+            }
+            built.push(line);
+        }
+        // The day line that opened the scrollback is now inside that day.
+        if let (Some(d), Some(Line { kind: LineKind::DayChange(first), .. })) = (last_day, self.lines.front())
+            && *first == d
+        {
+            self.lines.pop_front();
+            self.first_seq += 1;
+        }
+        let room_for = cap.saturating_sub(self.lines.len());
+        let built = &built[built.len().saturating_sub(room_for)..];
+        let n = built.len() as u64;
+        // Line numbers only grow; make room below the first one (anchors move with it).
+        let shift = n.saturating_sub(self.first_seq);
+        self.first_seq += shift;
+        if let Some(anchor) = &mut self.scroll {
+            anchor.seq += shift;
+        }
+        for line in built.iter().rev() {
+            self.lines.push_front(line.clone());
+            self.first_seq -= 1;
+        }
+        if self.last_day.is_none() {
+            self.last_day = last_day;
+        }
+        built.len()
     }
 
     /// Moves the line at `index` to the bottom (our own line, once the server has put it in

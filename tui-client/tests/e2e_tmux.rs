@@ -283,3 +283,46 @@ fn one_row_terminals_and_pasted_control_characters_do_not_crash_it() {
     tmux.key("Escape");
     tmux.wait_text("END");
 }
+
+#[test]
+fn actions_direct_messages_members_and_join_part_lines_in_the_full_screen() {
+    let server = Server::start();
+    let url = server.url.clone();
+    let home = Home::new();
+    signup(&home, &url, "tess");
+    let tmux = Tmux::new();
+    start_client(&tmux, &home, &url, "lobby");
+    tmux.wait_text(&format!("● #lobby · tess · connected · {url}"));
+    let bob_home = Home::new();
+    signup(&bob_home, &url, "bob");
+    let mut bob = Plain::spawn(&bob_home, &url, "bob", PASSWORD, &["--room", "lobby"]).connected();
+    tmux.wait_text("--> bob joined #lobby");
+
+    // /me: an action here, plain text to a client that knows only the classic protocol.
+    tmux.type_text("/me waves");
+    tmux.key("Enter");
+    tmux.wait_text("tess waves");
+    bob.expect_line("[lobby] tess: waves");
+
+    // /msg: a query window of its own; the other person gets it, no one else.
+    tmux.type_text("/msg bob psst");
+    tmux.key("Enter");
+    tmux.wait_for("the query window with the message confirmed", |s| {
+        let line = line_with(s, "tess │ psst");
+        s.contains(":@bob") && !line.is_empty() && !line.contains("(sending)")
+    });
+    bob.expect_line("[@tess] tess: psst");
+
+    // F2: who is in the room, from the server.
+    tmux.key("M-1");
+    tmux.key("F2");
+    tmux.wait_for("the member list", |s| {
+        s.contains(" members") && s.contains("│ bob") && s.contains("│ tess")
+    });
+
+    // Bob goes: a part line, and the list follows.
+    assert!(bob.finish().0.success());
+    tmux.wait_for("bob's part line and the list without him", |s| {
+        s.contains("<-- bob left #lobby") && !s.contains("│ bob")
+    });
+}

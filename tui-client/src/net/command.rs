@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use shared::payload::{ChatMessage, Gap, Presence, SystemMessage, Typing, UserInfo};
+use shared::payload::{ChatMessage, Gap, Page, Presence, SystemMessage, Typing, UserInfo};
 
 use crate::auth::Token;
 
@@ -10,7 +10,7 @@ use crate::auth::Token;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NetCommand {
     /// Goes to the handshake room as a bare string (the classic protocol), to other rooms as
-    /// `{room, message}`.
+    /// `{room, message}`, to a query window (`@bob`) as a direct message.
     SendMessage {
         local_id: u64,
         room: String,
@@ -24,6 +24,17 @@ pub enum NetCommand {
     Typing(String),
     /// `chat.members`: who is in a room.
     Members(String),
+    /// `chat.history`: a page of a room's (or, for `@bob`, a direct conversation's) messages
+    /// before `before` (`None`: the newest).
+    History {
+        window: String,
+        before: Option<String>,
+    },
+    /// `chat.search` in a room.
+    Search {
+        room: String,
+        query: String,
+    },
     Leave(String),
     UserInfo {
         socket_id: String,
@@ -75,6 +86,19 @@ pub enum NetEvent {
     Presence(Presence),
     /// Someone is typing in a room.
     Typing(Typing),
+    /// A direct message (`chat.direct`), ours or to us.
+    Direct(ChatMessage),
+    /// The answer to [`NetCommand::History`].
+    History {
+        window: String,
+        result: Result<Page, String>,
+    },
+    /// The answer to [`NetCommand::Search`].
+    SearchResults {
+        room: String,
+        query: String,
+        result: Result<Page, String>,
+    },
     /// The answer to [`NetCommand::Members`].
     Members {
         room: String,

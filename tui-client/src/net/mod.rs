@@ -23,7 +23,10 @@ use serde_json::{Value, json};
 use shared::{
     defaults::ROOM_QUERY_KEY,
     errors, events,
-    payload::{IncomingMessage, JoinRequest, MembersAck, MessageAck, OutgoingMessage, RoomAck, UserInfo},
+    payload::{
+        DirectRequest, HistoryQuery, IncomingMessage, JoinRequest, MembersAck, MessageAck, OutgoingMessage,
+        Page, PageAck, RoomAck, SearchQuery, UserInfo,
+    },
 };
 use tokio::{
     sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel},
@@ -31,6 +34,9 @@ use tokio::{
 };
 
 pub use self::command::{AckOutcome, NetCommand, NetEvent};
+
+/// What starts a query window's name (`@bob`): no room name can (see `shared::validate::room`).
+pub const QUERY_PREFIX: &str = "@";
 use self::wire::{ErrorKind, ack_value, classify_error, first_value, socket_id};
 use crate::auth::Token;
 
@@ -315,6 +321,10 @@ impl Worker {
                 forward(&tx, |p| Raw::Other(p, |v| serde_json::from_value(v).ok().map(NetEvent::Presence))),
             )
             .on(
+                events::CHAT_DIRECT,
+                forward(&tx, |p| Raw::Other(p, |v| serde_json::from_value(v).ok().map(NetEvent::Direct))),
+            )
+            .on(
                 events::CHAT_TYPING,
                 forward(&tx, |p| Raw::Other(p, |v| serde_json::from_value(v).ok().map(NetEvent::Typing))),
             );
@@ -485,6 +495,11 @@ impl Worker {
         command: NetCommand,
     ) -> Result<Option<InFlight>, String> {
         let (event, data) = match &command {
+            NetCommand::SendMessage { room, text, action, .. } if room.starts_with(QUERY_PREFIX) => {
+                let to = room[QUERY_PREFIX.len()..].to_owned();
+                let request = DirectRequest { to, message: text.clone(), action: *action };
+                (events::CHAT_DIRECT, serde_json::to_value(request).unwrap_or(Value::Null))
+            }
             NetCommand::SendMessage { room, text, action, .. } => {
                 // The classic form for the handshake room, so a classic server understands it.
                 let out = if *room == self.config.room && !action {
@@ -503,6 +518,19 @@ impl Worker {
                 None => (events::CHAT_JOIN, json!(room)),
             },
             NetCommand::Members(room) => (events::CHAT_MEMBERS, json!(room)),
+            NetCommand::History { window, before } => {
+                let mut query = match window.strip_prefix(QUERY_PREFIX) {
+                    Some(peer) => HistoryQuery { with: Some(peer.to_owned()), ..HistoryQuery::default() },
+                    None => HistoryQuery { room: Some(window.clone()), ..HistoryQuery::default() },
+                };
+                query.before = before.clone();
+                (events::CHAT_HISTORY, serde_json::to_value(query).unwrap_or(Value::Null))
+            }
+            NetCommand::Search { room, query } => {
+                let query =
+                    SearchQuery { room: room.clone(), query: query.clone(), ..SearchQuery::default() };
+                (events::CHAT_SEARCH, serde_json::to_value(query).unwrap_or(Value::Null))
+            }
             NetCommand::Typing(room) => {
                 let sent = client.emit(events::CHAT_TYPING, json!(room)).await;
                 return sent.map(|()| None).map_err(|e| format!("sending failed: {e}"));
@@ -580,6 +608,10 @@ impl Worker {
             NetCommand::UserInfo { socket_id, own } => {
                 let info = value.and_then(|v| serde_json::from_value::<Option<UserInfo>>(v).ok()).flatten();
                 NetEvent::UserInfo { socket_id, own, info }
+            }
+            NetCommand::History { window, .. } => NetEvent::History { window, result: page(value) },
+            NetCommand::Search { room, query } => {
+                NetEvent::SearchResults { room, query, result: page(value) }
             }
             NetCommand::Members(room) => {
                 let result = match value.map(serde_json::from_value::<MembersAck>) {
@@ -712,6 +744,15 @@ fn long_ago() -> Instant {
 
 /// `server` with the Socket.IO path and `?room=` (rust_socketio adds `/socket.io/` to a bare
 /// host).
+/// A `chat.history` or `chat.search` answer.
+fn page(value: Option<Value>) -> Result<Page, String> {
+    match value.map(serde_json::from_value::<PageAck>) {
+        Some(Ok(ack)) => ack.into_result().map(Option::unwrap_or_default),
+        Some(Err(_)) => Err("unexpected answer from the server".into()),
+        None => Err("no answer from the server (it may keep no history)".into()),
+    }
+}
+
 fn socket_url(server: &str, room: &str) -> Result<reqwest::Url, String> {
     let mut url = reqwest::Url::parse(server).map_err(|e| e.to_string())?;
     if !matches!(url.scheme(), "http" | "https") {

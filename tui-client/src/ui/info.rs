@@ -1,5 +1,5 @@
-//! The user info pane: who we are on the server (from `user.info` on our own socket id), and
-//! the answer to the last `/info`.
+//! The side pane: who we are on the server (from `user.info` on our own socket id) and the
+//! answer to the last `/info`; or, toggled with F2, who is in the room shown.
 
 use ratatui::{
     buffer::Buffer,
@@ -11,11 +11,37 @@ use ratatui::{
 use crate::{app::App, wrap};
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let block = Block::default().borders(Borders::LEFT).title(" info ");
+    let title = if app.show_members { " members " } else { " info " };
+    let block = Block::default().borders(Borders::LEFT).title(title);
     let inner = block.inner(area);
     block.render(area, buf);
     let bold = Style::default().add_modifier(Modifier::BOLD);
     let dim = Style::default().add_modifier(Modifier::DIM);
+    let rows = if app.show_members { members(app, bold, dim) } else { info(app, bold, dim) };
+    let width = usize::from(inner.width);
+    for (y, (text, style)) in (inner.top()..inner.bottom()).zip(rows) {
+        buf.set_stringn(inner.x, y, wrap::truncate(&wrap::sanitize(&text), width), width, style);
+    }
+}
+
+/// The room's members, nicks in their colours would need spans: bold for us, plain others.
+fn members(app: &App, bold: Style, dim: Style) -> Vec<(String, Style)> {
+    let Some(room) = app.active_room() else { return Vec::new() };
+    match app.members.get(&room.name) {
+        Some(names) => {
+            let mut rows = vec![(format!("{} in #{}", names.len(), room.name), dim)];
+            rows.extend(
+                names
+                    .iter()
+                    .map(|n| (format!(" {n}"), if *n == app.username { bold } else { Style::default() })),
+            );
+            rows
+        }
+        None => vec![("asking the server…".into(), dim)],
+    }
+}
+
+fn info(app: &App, bold: Style, dim: Style) -> Vec<(String, Style)> {
     let mut rows: Vec<(String, Style)> = vec![
         ("user".into(), dim),
         (format!(" {}", app.username), bold),
@@ -38,10 +64,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             None => rows.push((" no such user".into(), Style::default())),
         }
     }
-    let width = usize::from(inner.width);
-    for (y, (text, style)) in (inner.top()..inner.bottom()).zip(rows) {
-        buf.set_stringn(inner.x, y, wrap::truncate(&wrap::sanitize(&text), width), width, style);
-    }
+    rows
 }
 
 #[cfg(test)]

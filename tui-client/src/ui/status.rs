@@ -12,7 +12,7 @@ use crate::app::{App, ConnState, is_auth_failure};
 /// terminal keeps them, then the state and why, then the server.
 pub fn text(app: &App) -> (String, Color) {
     let room = app.active_room().map(|r| crate::wrap::sanitize(&r.name).into_owned()).unwrap_or_default();
-    let who = format!("#{room} · {}", app.username);
+    let who = format!("{} · {}", crate::app::window_label(&room), app.username);
     match &app.conn {
         ConnState::LoggedOut => (format!(" ○ not logged in · {}", app.server), Color::Yellow),
         ConnState::Connecting => (format!(" ◌ {who} · connecting to {} …", app.server), Color::Yellow),
