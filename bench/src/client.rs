@@ -114,7 +114,7 @@ async fn handshake(host: &str, path: &str, token: &str) -> Result<Socket, Connec
         Some(b'0') => {}
         _ => return Err(ConnectError::Protocol("expected the Engine.IO open packet".into())),
     }
-    let auth = HandshakeAuth { token: Some(token.to_owned()) };
+    let auth = HandshakeAuth { token: Some(token.to_owned()), after: None };
     ws.send_text(&format!("40{}", json!(auth))).await?;
     loop {
         let packet = ws.next_text().await?;
