@@ -5,34 +5,12 @@
 
 mod harness;
 
-use harness::{QUIET, SioClient, TestServer, TestUser, WAIT, mongo::TestDb, unique_name};
+use harness::{QUIET, SioClient, TestServer, TestUser, WAIT, on_both_stores, unique_name};
 use serde_json::{Value, json};
 use shared::{
     defaults, errors, events,
     payload::{ChatMessage, Gap, Members, Page, PageAck, Presence, Typing},
 };
-
-macro_rules! on_both_stores {
-    ($($test:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(&[]).await;
-                }
-            )+
-        }
-        mod mongo {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let Some(db) = super::TestDb::fresh() else { return };
-                    super::$test(&["--database-url", &db.url]).await;
-                }
-            )+
-        }
-    };
-}
 
 on_both_stores!(
     a_resume_replays_exactly_what_was_missed_on_connect_and_on_join,

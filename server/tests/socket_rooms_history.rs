@@ -15,7 +15,7 @@ use std::{
     time::Duration,
 };
 
-use harness::{NOTICE, QUIET, SioClient, TestServer, WAIT, assert_seamless, eventually, mongo::TestDb};
+use harness::{NOTICE, QUIET, SioClient, TestServer, WAIT, assert_seamless, eventually, on_both_stores};
 use serde_json::{Value, json};
 use shared::{
     defaults, errors, events,
@@ -42,31 +42,6 @@ async fn join(client: &SioClient, room: &str) -> Value {
 
 async fn leave(client: &SioClient, room: &str) -> Value {
     client.emit_with_ack(events::CHAT_LEAVE, json!(room), WAIT).await
-}
-
-/// One `#[tokio::test]` per test body and store: `sqlite::$test` and `mongo::$test`. A body
-/// takes the flags that choose the store, starts its server with them and stops it at the end
-/// (before the wrapper drops the MongoDB database).
-macro_rules! on_both_stores {
-    ($($test:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(&[]).await;
-                }
-            )+
-        }
-        mod mongo {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let Some(db) = super::TestDb::fresh() else { return };
-                    super::$test(&["--database-url", &db.url]).await;
-                }
-            )+
-        }
-    };
 }
 
 on_both_stores!(

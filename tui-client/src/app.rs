@@ -665,11 +665,24 @@ impl App {
         let lines: Vec<Line> = page.messages.into_iter().map(|m| self.history_line(m)).collect();
         let cap = self.scrollback;
         let room = &mut self.rooms[i];
-        room.older = page.more;
-        let added = room.prepend(lines, cap);
-        if !page.more || added == 0 {
-            room.older = false;
+        let oldest = room.oldest_id().map(str::to_owned);
+        let newest = room.lines.iter().rev().find_map(|l| l.id.clone());
+        // Ids sort by time: older than all we have goes above, newer (missed while away) below.
+        let (mut older, mut newer) = (Vec::new(), Vec::new());
+        for line in lines {
+            match (&line.id, &oldest, &newest) {
+                (Some(id), _, Some(newest)) if id > newest => newer.push(line),
+                (Some(id), Some(oldest), _) if id >= oldest => {}
+                _ => older.push(line),
+            }
         }
+        for line in newer {
+            if line.id.as_deref().is_none_or(|id| !room.seen.contains(id)) {
+                room.push(line, cap);
+            }
+        }
+        let added = room.prepend(older, cap);
+        room.older = page.more && added > 0;
     }
 
     /// A message from `chat.history` or `chat.search` as a line.
@@ -900,11 +913,17 @@ impl App {
                 room.joined = true;
             }
         }
+        let mut effects = self.refresh_own_info();
         if reconnect {
-            // Presence seen while away is unknown: /names asks again.
+            // Presence while away is unknown: asked again. Direct messages while away are not
+            // replayed on their own: each open query window asks for its newest page.
             self.members.clear();
+            effects.extend(self.members_if_shown());
+            for room in self.rooms.iter().filter(|r| r.name.starts_with(QUERY_PREFIX)) {
+                effects.push(Effect::Net(NetCommand::History { window: room.name.clone(), before: None }));
+            }
         }
-        self.refresh_own_info()
+        effects
     }
 
     fn on_joined(&mut self, room: String, result: Result<(), String>) -> Vec<Effect> {
@@ -1577,6 +1596,34 @@ mod tests {
         assert!(matches!(effects.last(), Some(Effect::Alert { .. })));
         assert_eq!(app.rooms[2].name, "@carl");
         assert_eq!(app.rooms[2].unread, 1);
+    }
+
+    #[test]
+    fn a_reconnect_refreshes_query_windows_and_the_member_list() {
+        let mut app = connected();
+        type_line(&mut app, "/query bob");
+        let dm = |id: &str, text: &str| ChatMessage {
+            username: "bob".into(),
+            message: text.into(),
+            id: id.into(),
+            to: Some("ann".into()),
+            ..ChatMessage::default()
+        };
+        app.update(Event::Net(NetEvent::Direct(dm("d1", "first"))));
+        app.update(Event::Action(Action::ToggleMembers));
+        app.update(Event::Net(NetEvent::Reconnecting {
+            attempt: 1,
+            delay: Duration::from_secs(1),
+            reason: "closed by the server".into(),
+        }));
+        let effects = app.update(Event::Net(NetEvent::Connected { socket_id: Some("s2".into()) }));
+        assert!(effects.contains(&Effect::Net(NetCommand::History { window: "@bob".into(), before: None })));
+        // The window's newest page: what we had, an older one above, the one missed below.
+        let page =
+            Page { messages: vec![dm("d0", "older"), dm("d1", "first"), dm("d2", "missed")], more: false };
+        app.update(Event::Net(NetEvent::History { window: "@bob".into(), result: Ok(page) }));
+        let texts: Vec<String> = kinds(&app.rooms[1]).into_iter().filter(|k| k.starts_with("bob:")).collect();
+        assert_eq!(texts, ["bob:older:Received:r", "bob:first:Received", "bob:missed:Received:r"]);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use super::{
     is_chat_room,
 };
 use crate::{
-    store::{self, Message},
+    store::{self, Message, writer::Stored},
     telemetry,
 };
 
@@ -57,12 +57,23 @@ impl ClientEvent for SendMessage {
         let (id, room) = (message.id.clone(), message.room.clone());
         let stored = cx.state.history.publish(&cx.io, message, &cx.session.order).await;
         telemetry::count_one(telemetry::MESSAGES_BROADCAST);
-        let (history, sid) = (cx.state.history.clone(), cx.socket.id);
-        Answer::Later(Box::pin(async move {
-            history.confirm(&room, stored).await.map(|()| MessageAck::stored(id)).map_err(|e| {
-                tracing::warn!(%sid, "message not stored: {e}");
-                errors::MESSAGE_NOT_STORED.to_string()
-            })
-        }))
+        ack_once_stored(cx, id, room, stored)
     }
+}
+
+/// The ack of a published message: `{success: true, id}` once the store has it (off the
+/// socket's queue), else the refusal that says it was not stored.
+pub fn ack_once_stored<A: Adapter>(
+    cx: &Cx<A>,
+    id: String,
+    room: String,
+    stored: Stored,
+) -> Answer<MessageAck> {
+    let (history, sid) = (cx.state.history.clone(), cx.socket.id);
+    Answer::Later(Box::pin(async move {
+        history.confirm(&room, stored).await.map(|()| MessageAck::stored(id)).map_err(|e| {
+            tracing::warn!(%sid, "message not stored: {e}");
+            errors::MESSAGE_NOT_STORED.to_string()
+        })
+    }))
 }

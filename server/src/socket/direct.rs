@@ -11,7 +11,7 @@ use shared::{
 use socketioxide::adapter::Adapter;
 
 use super::{
-    USER_ROOM_PREFIX,
+    USER_ROOM_PREFIX, chat,
     event::{Answer, ClientEvent, Cx, FromArgs},
     history::{self, Route},
 };
@@ -66,13 +66,7 @@ impl ClientEvent for SendDirect {
         };
         let (id, room) = (message.id.clone(), message.room.clone());
         let stored = cx.state.history.publish_to(&cx.io, message, route, &cx.session.order).await;
-        let (history, sid) = (cx.state.history.clone(), cx.socket.id);
-        Answer::Later(Box::pin(async move {
-            history.confirm(&room, stored).await.map(|()| MessageAck::stored(id)).map_err(|e| {
-                tracing::warn!(%sid, "direct message not stored: {e}");
-                errors::MESSAGE_NOT_STORED.to_string()
-            })
-        }))
+        chat::ack_once_stored(cx, id, room, stored)
     }
 }
 

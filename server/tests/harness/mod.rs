@@ -15,6 +15,34 @@
 pub mod cluster;
 pub mod mongo;
 
+/// One `#[tokio::test]` per test body and store: `sqlite::$test` and `mongo::$test`. A body
+/// takes the flags that choose the store, starts its server with them and stops it at the end
+/// (before the wrapper drops the MongoDB database).
+#[allow(unused_macros)]
+macro_rules! on_both_stores {
+    ($($test:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(&[]).await;
+                }
+            )+
+        }
+        mod mongo {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let Some(db) = $crate::harness::mongo::TestDb::fresh() else { return };
+                    super::$test(&["--database-url", &db.url]).await;
+                }
+            )+
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_both_stores;
+
 use std::{
     collections::{HashSet, VecDeque},
     hash::{BuildHasher, RandomState},

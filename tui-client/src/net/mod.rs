@@ -133,13 +133,16 @@ enum Raw {
     /// A crate-level error text, or the server's `error` event (both arrive as `Event::Error`).
     Error(Payload),
     Message(Payload),
-    /// `chat.gap`, `chat.presence` or `chat.typing`: read as the event says.
-    Other(Payload, fn(Value) -> Option<NetEvent>),
+    /// `chat.gap`, `chat.presence`, `chat.typing` or `chat.direct`: read as the event says.
+    Other(Payload, ReadEvent),
     Ack {
         seq: u64,
         payload: Payload,
     },
 }
+
+/// Reads an event's first argument into what the app gets.
+type ReadEvent = fn(Value) -> Option<NetEvent>;
 
 /// Why a connection attempt or session ended.
 enum End {
@@ -304,30 +307,28 @@ impl Worker {
         if let Some(after) = self.last_ids.get(&self.config.room) {
             auth["after"] = json!(after);
         }
-        let builder = ClientBuilder::new(url.as_str())
+        let mut builder = ClientBuilder::new(url.as_str())
             .transport_type(TransportType::Websocket)
             .reconnect(false)
             .auth(auth)
             .on(SioEvent::Connect, forward(&tx, Raw::Connected))
             .on(SioEvent::Close, forward(&tx, |_| Raw::Closed))
             .on(SioEvent::Error, forward(&tx, Raw::Error))
-            .on(events::CHAT_MESSAGE, forward(&tx, Raw::Message))
-            .on(
-                events::CHAT_GAP,
-                forward(&tx, |p| Raw::Other(p, |v| serde_json::from_value(v).ok().map(NetEvent::Gap))),
-            )
-            .on(
-                events::CHAT_PRESENCE,
-                forward(&tx, |p| Raw::Other(p, |v| serde_json::from_value(v).ok().map(NetEvent::Presence))),
-            )
-            .on(
-                events::CHAT_DIRECT,
-                forward(&tx, |p| Raw::Other(p, |v| serde_json::from_value(v).ok().map(NetEvent::Direct))),
-            )
-            .on(
-                events::CHAT_TYPING,
-                forward(&tx, |p| Raw::Other(p, |v| serde_json::from_value(v).ok().map(NetEvent::Typing))),
-            );
+            .on(events::CHAT_MESSAGE, forward(&tx, Raw::Message));
+        // The events read straight into what the app gets.
+        let others: [(&str, ReadEvent); 4] = [
+            (events::CHAT_GAP, |v| serde_json::from_value(v).ok().map(NetEvent::Gap)),
+            (events::CHAT_PRESENCE, |v| serde_json::from_value(v).ok().map(NetEvent::Presence)),
+            (events::CHAT_TYPING, |v| serde_json::from_value(v).ok().map(NetEvent::Typing)),
+            (events::CHAT_DIRECT, |v| serde_json::from_value(v).ok().map(NetEvent::Direct)),
+        ];
+        for (event, read) in others {
+            let tx = tx.clone();
+            builder = builder.on(event, move |payload: Payload, _: Client| {
+                let _ = tx.send(Raw::Other(payload, read));
+                async {}.boxed()
+            });
+        }
         let client = match timeout(CONNECT_TIMEOUT, builder.connect()).await {
             Ok(Ok(client)) => client,
             Ok(Err(e)) => return Err(End::Dropped(e.to_string())),
