@@ -68,6 +68,8 @@ before(async () => {
     '--trusted-proxy', '127.0.0.1', '--max-failed-logins', '3', '--http-requests-per-minute', '10000',
     // The Admin UI in development mode, to see every node's stats and sockets from one dashboard.
     '--admin-ui', '--admin-username', 'admin', '--admin-mode', 'development',
+    // Connection state recovery, taken up by whichever node the client comes back to.
+    '--recovery-secs', '120',
   ];
   const env = { JWT_SECRET: randomBytes(32).toString('hex'), ADMIN_PASSWORD_HASH: bcrypt.hashSync(ADMIN_PASSWORD, 8) };
   const nodes = [];

@@ -86,10 +86,12 @@ pub struct Config {
     pub history: usize,
 
     /// Seconds a disconnected socket's session is kept for Socket.IO's connection state
-    /// recovery (socket.io's `maxDisconnectionDuration`): an official client that reconnects
-    /// within it gets `socket.recovered`, its rooms, and exactly the messages it missed. 0 turns
-    /// recovery off (no `pid` in the CONNECT packet, no offsets after messages); at most a day.
-    #[arg(long, env = "CHAT_RECOVERY_SECS", default_value_t = 120,
+    /// recovery (socket.io's `maxDisconnectionDuration`; 120 is its default): an official
+    /// client that reconnects within it gets `socket.recovered`, its rooms, and exactly the
+    /// messages it missed. 0 (the default, as recovery is opt-in in socket.io too): off, no
+    /// `pid` in the CONNECT packet and no offset after each message (the offsets cost about a
+    /// fifth of the throughput at 1 million deliveries a second). At most a day.
+    #[arg(long, env = "CHAT_RECOVERY_SECS", default_value_t = 0,
           value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub recovery_secs: u64,
 
