@@ -102,8 +102,8 @@ impl TypingThrottle {
     }
 }
 
-/// After a socket of user `user_id` joined `room`: tells the room the user came, unless
-/// another of their sockets (any but `sid`) was there already.
+/// After the socket of `cx` joined `room`: tells the room its user came, unless another of
+/// their sockets was there already.
 ///
 /// Runs in a task of its own: on several nodes the check is a request to every node, which a
 /// slow node can hold up for the adapter's request timeout, and the join must not wait for it.
