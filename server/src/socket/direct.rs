@@ -16,7 +16,7 @@ use super::{
     history::{self, Route},
 };
 use crate::{
-    store::{self, Message, User},
+    store::{self, Message, Store, User},
     telemetry,
 };
 
@@ -42,7 +42,7 @@ impl ClientEvent for SendDirect {
         if let Err(refused) = message_text(&request.message, cx.state.config.max_message_bytes) {
             return Err(refused).into();
         }
-        let peer = match peer(cx, &request.to).await {
+        let peer = match peer(&*cx.state.store, &request.to).await {
             Ok(peer) => peer,
             Err(refused) => return Err(refused).into(),
         };
@@ -74,12 +74,12 @@ impl ClientEvent for SendDirect {
 ///
 /// # Errors
 /// [`errors::NO_SUCH_USER`], or [`errors::SERVICE_UNAVAILABLE`] when the store fails.
-pub async fn peer<A: Adapter>(cx: &Cx<A>, name: &str) -> Result<User, String> {
-    match cx.state.store.user_by_name(name).await {
+pub async fn peer(store: &dyn Store, name: &str) -> Result<User, String> {
+    match store.user_by_name(name).await {
         Ok(Some(user)) => Ok(user),
         Ok(None) => Err(errors::NO_SUCH_USER.to_string()),
         Err(e) => {
-            tracing::warn!(sid = %cx.socket.id, "user lookup failed: {e}");
+            tracing::warn!(name, "user lookup failed: {e}");
             Err(errors::SERVICE_UNAVAILABLE.to_string())
         }
     }

@@ -21,9 +21,6 @@ pub struct ReadHistory;
 /// `chat.search {room, query, before?, limit?}` → `{success, messages, more}`.
 pub struct Search;
 
-/// How a stored message of the conversation is shown to the asker.
-type Shown = Box<dyn Fn(&Message) -> ChatMessage + Send>;
-
 /// `chat.history`'s argument, validated.
 pub struct HistoryArgs(Conversation, PageArgs);
 
@@ -47,29 +44,33 @@ impl ClientEvent for ReadHistory {
     type Args = HistoryArgs;
     type Ack = PageAck;
 
+    /// A direct conversation's peer is looked up off the socket's queue, with the read.
     async fn handle<A: Adapter>(cx: &Cx<A>, HistoryArgs(conversation, page): HistoryArgs) -> Answer<PageAck> {
-        let (key, shown): (String, Shown) = match conversation {
+        let history = cx.state.history.clone();
+        match conversation {
             Conversation::Room(room) => {
                 if !chat_rooms(&cx.socket).contains(&room) {
                     return Err(errors::not_in_room(&room)).into();
                 }
-                (room, Box::new(|m| to_payload(m, true)))
+                Answer::Later(Box::pin(async move {
+                    let found =
+                        history.read(&room, Window::Before(page.before.as_deref()), page.limit + 1).await;
+                    Ok(PageAck::done(into_page(found, page.limit, |m| to_payload(m, true))?))
+                }))
             }
-            Conversation::With(name) => match direct::peer(cx, &name).await {
-                Ok(peer) => {
-                    let me = cx.session.username.clone();
-                    let key = direct::conversation(&cx.session.user_id, &peer.id);
-                    (key, Box::new(move |m| direct::to_payload(m, &me, &peer.username, true)))
-                }
-                Err(refused) => return Err(refused).into(),
-            },
-        };
-        let history = cx.state.history.clone();
-        Answer::Later(Box::pin(async move {
-            let window = Window::Before(page.before.as_deref());
-            let found = history.read(&key, window, page.limit + 1).await;
-            Ok(PageAck::done(into_page(found, page.limit, shown)?))
-        }))
+            Conversation::With(name) => {
+                let (store, me, my_id) =
+                    (cx.state.store.clone(), cx.session.username.clone(), cx.session.user_id.clone());
+                Answer::Later(Box::pin(async move {
+                    let peer = direct::peer(&*store, &name).await?;
+                    let key = direct::conversation(&my_id, &peer.id);
+                    let found =
+                        history.read(&key, Window::Before(page.before.as_deref()), page.limit + 1).await;
+                    let shown = |m: &Message| direct::to_payload(m, &me, &peer.username, true);
+                    Ok(PageAck::done(into_page(found, page.limit, shown)?))
+                }))
+            }
+        }
     }
 }
 
