@@ -92,8 +92,9 @@ async fn take(
     }
 }
 
-/// Whether a socket that went for `reason` may be taken up again (socket.io's list: the
-/// transport failed or closed, or the heartbeat timed out; not a deliberate disconnect).
+/// Whether a socket that went for `reason` may be taken up again: the transport failed or
+/// closed, or the heartbeat timed out (socket.io's list), or a packet could not be read; never
+/// a deliberate disconnect by either side.
 pub fn recoverable(reason: DisconnectReason) -> bool {
     matches!(
         reason,

@@ -110,18 +110,7 @@ fn spawn(
 ) -> (UnboundedSender<NetCommand>, UnboundedReceiver<NetEvent>, tokio::task::JoinHandle<()>) {
     let (cmd_tx, cmd_rx) = unbounded_channel();
     let (event_tx, event_rx) = unbounded_channel();
-    let worker = Worker {
-        config,
-        cmds: cmd_rx,
-        events: event_tx,
-        queue: VecDeque::new(),
-        message_acks: true,
-        acks_seen: false,
-        rooms: Vec::new(),
-        last_ids: HashMap::new(),
-        left_home: false,
-        backoff: fresh_backoff(),
-    };
+    let worker = Worker::new(config, cmd_rx, event_tx);
     (cmd_tx, event_rx, tokio::spawn(worker.run()))
 }
 
@@ -215,6 +204,25 @@ impl Worker {
                 self.queue.push_back(cmd);
                 None
             }
+        }
+    }
+
+    fn new(
+        config: NetConfig,
+        cmds: UnboundedReceiver<NetCommand>,
+        events: UnboundedSender<NetEvent>,
+    ) -> Self {
+        Worker {
+            config,
+            cmds,
+            events,
+            queue: VecDeque::new(),
+            message_acks: true,
+            acks_seen: false,
+            rooms: Vec::new(),
+            last_ids: HashMap::new(),
+            left_home: false,
+            backoff: fresh_backoff(),
         }
     }
 
@@ -638,6 +646,11 @@ impl Worker {
 
     /// Notes that the socket is now in `room` (`inside`) or not.
     fn track(&mut self, room: &str, inside: bool) {
+        if !inside {
+            // Joined again later, a room starts afresh (its tab was closed): the last messages,
+            // not everything since it was left.
+            self.last_ids.remove(room);
+        }
         if room == self.config.room {
             self.left_home = !inside;
             return;
@@ -780,6 +793,34 @@ fn chat_message(payload: &Payload) -> Option<IncomingMessage> {
 #[cfg(test)]
 mod tests {
     use super::{wire::CONNECT_ERROR_PREFIX, *};
+
+    #[test]
+    fn a_room_left_forgets_where_to_resume_it() {
+        let (_cmd_tx, cmds) = unbounded_channel();
+        let (events, _event_rx) = unbounded_channel();
+        let config = NetConfig { server: "http://x".into(), room: "home".into(), token: Token::new("t") };
+        let mut worker = Worker {
+            config,
+            cmds,
+            events,
+            queue: VecDeque::new(),
+            message_acks: true,
+            acks_seen: false,
+            rooms: Vec::new(),
+            last_ids: HashMap::from([
+                ("dev".to_owned(), "i1".to_owned()),
+                ("home".to_owned(), "i2".to_owned()),
+            ]),
+            left_home: false,
+            backoff: fresh_backoff(),
+        };
+        worker.track("dev", true);
+        assert_eq!(worker.last_ids.get("dev").map(String::as_str), Some("i1"));
+        worker.track("dev", false);
+        worker.track("home", false);
+        assert!(worker.last_ids.is_empty());
+        assert!(worker.left_home && worker.rooms.is_empty());
+    }
 
     #[test]
     fn rejection_frames_give_the_servers_exact_message() {
