@@ -8,9 +8,6 @@
 //! id). The raw client sends what rust_socketio cannot: malformed packets, binary attachments,
 //! oversized frames, and connections from another loopback address. [`mongo`] provides the
 //! MongoDB side: the test server, a fresh database per test, and servers of a test's own.
-//!
-//! Every test binary uses a subset of these helpers, hence the `dead_code` allowance.
-#![allow(dead_code)]
 
 pub mod cluster;
 pub mod mongo;
@@ -18,7 +15,6 @@ pub mod mongo;
 /// One `#[tokio::test]` per test body and store: `sqlite::$test` and `mongo::$test`. A body
 /// takes the flags that choose the store, starts its server with them and stops it at the end
 /// (before the wrapper drops the MongoDB database).
-#[allow(unused_macros)]
 macro_rules! on_both_stores {
     ($($test:ident),+ $(,)?) => {
         mod sqlite {
@@ -40,7 +36,6 @@ macro_rules! on_both_stores {
         }
     };
 }
-#[allow(unused_imports)]
 pub(crate) use on_both_stores;
 
 use std::{

@@ -1,7 +1,7 @@
 //! Secrets stay secret: no password, token or signing secret in any log line at any level, and
 //! no start with a JWT secret file that others can read.
 
-mod harness;
+use crate::harness;
 
 use std::{fs, os::unix::fs::PermissionsExt, time::Duration};
 

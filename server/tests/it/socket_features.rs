@@ -3,7 +3,7 @@
 //! direct conversations), `chat.search`, `chat.members` and `chat.presence`, `chat.typing`,
 //! `chat.direct` and `/me` actions — and that a classic client sees none of it as noise.
 
-mod harness;
+use crate::harness;
 
 use harness::{QUIET, SioClient, TestServer, TestUser, WAIT, on_both_stores, unique_name};
 use serde_json::{Value, json};

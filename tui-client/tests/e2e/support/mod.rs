@@ -1,7 +1,6 @@
 //! End-to-end helpers: the real `chat-server` in-process on port 0 (on a runtime of its own,
 //! so tests can block freely) and the real `chat-tui` binary as a subprocess with an isolated
 //! home, so no test ever touches the user's token file. Every wait has a timeout.
-#![allow(dead_code)]
 
 use std::{
     io::{BufRead, BufReader, Write},

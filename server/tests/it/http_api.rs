@@ -1,7 +1,7 @@
 //! The HTTP API against a real server: signup, login, user lookup, error bodies, throttles,
 //! rate limits and CORS.
 
-mod harness;
+use crate::harness;
 
 use std::time::{Duration, Instant};
 

@@ -20,10 +20,8 @@ use futures_util::TryStreamExt;
 use harness::mongo::{OwnServer, TestDb, free_port, own_servers_allowed, raw_db};
 use mongodb::{Database, IndexModel, options::IndexOptions};
 
-mod harness;
-mod common {
-    pub mod conformance;
-}
+use crate::common;
+use crate::harness;
 
 common::conformance::conformance_tests!(match fresh().await {
     Some(fixture) => fixture,

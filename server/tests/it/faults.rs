@@ -1,7 +1,7 @@
 //! Faults of the machine rather than the client, on the real binary: a disk that stops taking
 //! writes, thousands of sockets coming and going, and hostile nesting in a packet.
 
-mod harness;
+use crate::harness;
 
 use std::{process::Command, time::Duration};
 

@@ -3,7 +3,7 @@
 //! (never a hang or a crash), with normal service once it is back. See [`harness::mongo`] for
 //! when these tests skip.
 
-mod harness;
+use crate::harness;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

@@ -2,7 +2,7 @@
 //! limit, the per-address connection cap, `user.info`, malformed packets and packet size caps
 //! on both transports.
 
-mod harness;
+use crate::harness;
 
 use harness::{QUIET, TestServer, WAIT, eventually, loopback, random_object_id};
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! End to end in `--plain` mode: the real server in-process, real `chat-tui` processes in
 //! shared and separate rooms, each seeing exactly what it should.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 

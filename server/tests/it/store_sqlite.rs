@@ -1,8 +1,6 @@
 //! The SQLite backend: the shared conformance suite, plus what only a file database has.
 
-mod common {
-    pub mod conformance;
-}
+use crate::common;
 
 use std::{path::Path, sync::Arc};
 

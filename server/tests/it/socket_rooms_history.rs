@@ -5,7 +5,7 @@
 //! Every test runs on both stores: `sqlite::<test>` on the default one and `mongo::<test>` on a
 //! fresh MongoDB database (see [`harness::mongo`] for when those skip).
 
-mod harness;
+use crate::harness;
 
 use std::{
     sync::{

@@ -1,7 +1,7 @@
 //! What an operator watches, on the real binary: Prometheus metrics on the main port or an
 //! address of their own, and JSON logs with an access log line per request.
 
-mod harness;
+use crate::harness;
 
 use std::time::Duration;
 

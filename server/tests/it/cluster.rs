@@ -3,7 +3,7 @@
 //! of its own, `mongodb::<test>` on the MongoDB test server), except the Redis outage test.
 //! They skip (with a line on stderr) when the MongoDB tests do; see [`harness::mongo`].
 
-mod harness;
+use crate::harness;
 
 use std::{
     collections::{HashMap, HashSet},

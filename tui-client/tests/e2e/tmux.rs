@@ -2,7 +2,7 @@
 //! and read with `capture-pane` (polled, each wait bounded), against the real server, with
 //! other users as `--plain` clients. Needs tmux (scripts/install-test-deps.sh installs it).
 
-mod support;
+use crate::support;
 
 use std::{
     process::Command,

@@ -1,6 +1,6 @@
 //! Restarting the server on the same data dir keeps users, messages and tokens.
 
-mod harness;
+use crate::harness;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! full, the server disconnects it (so it reconnects and catches up from history), and
 //! everyone else carries on.
 
-mod harness;
+use crate::harness;
 
 use std::time::Duration;
 
