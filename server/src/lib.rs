@@ -68,6 +68,10 @@ const HASH_QUEUE_WAIT: Duration = Duration::from_secs(10);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How often idle rate-limiter entries are dropped.
 const LIMITER_SWEEP: Duration = Duration::from_secs(60);
+/// What a websocket reads at a time, and keeps allocated per socket while idle (engineioxide
+/// asks for 4 KiB). A frame longer than this still arrives in one read: tungstenite reserves a
+/// frame's whole length once its header is in. Chat frames are a few hundred bytes.
+const WS_READ_BUFFER: usize = 1024;
 
 /// Serves HTTP and Socket.IO on `listener` until `shutdown` resolves: [`Server::open`] then
 /// [`Server::serve`].
@@ -157,6 +161,7 @@ impl Server {
         let builder = SocketIo::builder()
             .with_state(state.clone())
             .max_buffer_size(config.socket_buffer)
+            .ws_read_buffer_size(WS_READ_BUFFER)
             .max_payload(config.max_frame_bytes as u64)
             .ws_max_message_size(config.max_frame_bytes)
             .ws_max_frame_size(config.max_frame_bytes);

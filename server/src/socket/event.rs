@@ -6,8 +6,9 @@
 //!
 //! - **Order.** socketioxide runs each async handler in a task of its own, so two events of one
 //!   socket could be handled out of order. Instead an [`Inbox`] handler runs synchronously as the
-//!   packet is read and only queues a [`Job`]; one worker per socket (see [`super::run_worker`])
-//!   runs the jobs in arrival order.
+//!   packet is read and only queues a [`Job`] in the socket's [`Queue`]; one task at a time
+//!   runs a socket's jobs in arrival order. It exists only while there are jobs: an idle socket
+//!   has no task and no queue allocated (a task per socket was ~1.5 KiB of each idle socket).
 //! - **Rate limit.** Checked as the packet is read; a refused event is not queued.
 //! - **Refusals.** A handler's `Err(text)`, arguments that do not parse, or the rate limit give
 //!   the client an `error` event `{message}` and a failing ack of the event's own shape
@@ -16,7 +17,13 @@
 //!   [`Answer::Later`] (a store write, a lookup): that future runs in a task of its own, so the
 //!   socket's next event need not wait for it.
 
-use std::{future::Future, marker::PhantomData, pin::Pin, sync::Arc};
+use std::{
+    collections::VecDeque,
+    future::Future,
+    marker::PhantomData,
+    pin::Pin,
+    sync::{Arc, Mutex, MutexGuard},
+};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -24,11 +31,10 @@ use shared::{errors, inbound::AllArgs, payload::Ack};
 use socketioxide::{
     SocketIo,
     adapter::Adapter,
-    extract::{AckSender, SocketRef, TryData},
+    extract::{AckSender, SocketRef, State, TryData},
     handler::{FromMessageParts, MessageHandler, Value as RawValue},
     socket::Socket,
 };
-use tokio::sync::mpsc;
 
 use super::{Session, send_error};
 use crate::{state::AppState, telemetry};
@@ -122,7 +128,7 @@ impl<A: Adapter, E: ClientEvent> MessageHandler<A, Queued> for Inbox<E> {
     fn call(&self, s: Arc<Socket<A>>, mut v: RawValue, ack_id: Option<i64>) {
         let Ok(TryData(args)) = TryData::<AllArgs>::from_message_parts(&s, &mut v, &ack_id);
         let Ok(ack) = AckSender::from_message_parts(&s, &mut v, &ack_id);
-        let socket = SocketRef::from(s);
+        let socket = SocketRef::from(s.clone());
         let Some(session) = socket.extensions.get::<Arc<Session<A>>>() else { return };
         if let Some(admin) = &session.admin {
             admin.count("packetsIn", None);
@@ -130,12 +136,12 @@ impl<A: Adapter, E: ClientEvent> MessageHandler<A, Queued> for Inbox<E> {
         if session.shutting_down() {
             return reply(E::NAME, &socket, ack, Err::<E::Ack, _>(errors::SERVICE_UNAVAILABLE.to_string()));
         }
-        // Over its event rate, or its queue full: the same refusal.
-        let slot = if session.allow_event() { session.inbox.try_reserve().ok() } else { None };
-        let Some(slot) = slot else {
+        // Over its event rate, or its queue full: the same refusal. Only this socket's reader
+        // queues, so there is still room when the job is pushed below.
+        if !session.allow_event() || session.queue.lock().jobs.len() >= QUEUE_CAPACITY {
             telemetry::count(telemetry::RATE_LIMITED, "kind", "message");
             return reply(E::NAME, &socket, ack, Err::<E::Ack, _>(errors::RATE_LIMITED.to_string()));
-        };
+        }
         // Arguments that cannot even be read (a broken binary attachment) count as none.
         let args = args.map(|a| a.0).unwrap_or_default();
         if let Some(admin) = &session.admin {
@@ -150,7 +156,26 @@ impl<A: Adapter, E: ClientEvent> MessageHandler<A, Queued> for Inbox<E> {
             });
         }
         let args = E::Args::from_args(args);
-        slot.send(Box::new(move |cx| Box::pin(run::<E, A>(cx, args, ack))));
+        let mut queue = session.queue.lock();
+        queue.jobs.push_back(Box::new(move |cx| Box::pin(run::<E, A>(cx, args, ack))));
+        let start = !std::mem::replace(&mut queue.running, true);
+        drop(queue);
+        if start {
+            match (
+                SocketIo::from_message_parts(&s, &mut v, &ack_id),
+                State::<AppState>::from_message_parts(&s, &mut v, &ack_id),
+            ) {
+                (Ok(io), Ok(State(state))) => {
+                    let cx = Arc::new(Cx { socket, io, state, session });
+                    cx.state.tasks.clone().spawn(drain(cx));
+                }
+                // Cannot happen (the state is set at start-up); the jobs wait for the next event.
+                _ => {
+                    tracing::error!(sid = %socket.id, "no server state to run the socket's events");
+                    session.queue.lock().running = false;
+                }
+            }
+        }
     }
 }
 
@@ -168,5 +193,51 @@ async fn run<E: ClientEvent, A: Adapter>(cx: Arc<Cx<A>>, args: Result<E::Args, S
     }
 }
 
-/// The receiving end of a socket's queue.
-pub type JobReceiver<A> = mpsc::Receiver<Job<A>>;
+/// Events queued per socket before further ones are refused as too many (the rate limit keeps
+/// it short; under `--no-rate-limits` a load test may fill it).
+const QUEUE_CAPACITY: usize = 1024;
+
+/// A socket's events waiting to be handled, and whether a task is handling them.
+pub struct Queue<A: Adapter>(Mutex<Jobs<A>>);
+
+struct Jobs<A: Adapter> {
+    jobs: VecDeque<Job<A>>,
+    /// A task is running the jobs (or the connect handler, until the socket is in its rooms).
+    running: bool,
+}
+
+impl<A: Adapter> Default for Queue<A> {
+    /// Held by the connect handler: events wait until it calls [`drain`].
+    fn default() -> Self {
+        Self(Mutex::new(Jobs { jobs: VecDeque::new(), running: true }))
+    }
+}
+
+impl<A: Adapter> Queue<A> {
+    /// The lock is held only to push or pop, never across an await.
+    fn lock(&self) -> MutexGuard<'_, Jobs<A>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Runs `cx`'s queued events in order, then ends (the next event starts a new task). Events
+/// read before a disconnect or the shutdown are still handled: nothing is lost.
+pub async fn drain<A: Adapter>(cx: Arc<Cx<A>>) {
+    loop {
+        let job = {
+            let mut queue = cx.session.queue.lock();
+            match queue.jobs.pop_front() {
+                Some(job) => job,
+                None => {
+                    queue.running = false;
+                    // What a burst grew is given back.
+                    if queue.jobs.capacity() > 16 {
+                        queue.jobs = VecDeque::new();
+                    }
+                    return;
+                }
+            }
+        };
+        job(cx.clone()).await;
+    }
+}

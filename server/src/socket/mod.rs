@@ -28,10 +28,7 @@ pub mod recovery;
 pub mod rooms;
 pub mod user_info;
 
-use std::{
-    net::IpAddr,
-    sync::{Arc, Mutex},
-};
+use std::{net::IpAddr, sync::Arc};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use shared::{events, payload::ErrorEvent};
@@ -43,7 +40,6 @@ use socketioxide::{
     socket::DisconnectReason,
 };
 use socketioxide_core::adapter::DefinedAdapter;
-use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -51,17 +47,13 @@ use crate::{
     state::{AppState, ConnectionSlot},
     telemetry,
 };
-use event::{Cx, Job, JobReceiver, listen};
+use event::{Cx, Queue, listen};
 use history::Resume;
 
 /// Prefix of the room that names a socket by its id.
 pub const SID_ROOM_PREFIX: &str = "sid:";
 /// Prefix of the room that names a socket's user by id.
 pub const USER_ROOM_PREFIX: &str = "user:";
-/// Events queued per socket before further ones are refused as too many (the rate limit keeps
-/// it short; under `--no-rate-limits` a load test may fill it). tokio's channel allocates its
-/// slots as they fill, so an idle socket does not pay for the capacity.
-const INBOX_CAPACITY: usize = 1024;
 
 /// What the auth middleware learned about a socket, kept in its extensions.
 pub struct Session<A: Adapter> {
@@ -78,11 +70,8 @@ pub struct Session<A: Adapter> {
     pub addr: Option<IpAddr>,
     /// `None` under `--no-rate-limits`.
     limiter: Option<DefaultDirectRateLimiter>,
-    inbox: mpsc::Sender<Job<A>>,
-    /// Taken by the worker once the socket is connected.
-    inbox_rx: Mutex<Option<JobReceiver<A>>>,
-    /// Tells the worker the socket is gone.
-    closed: Notify,
+    /// Events waiting to be handled in order (see [`event`]).
+    queue: Queue<A>,
     /// Keeps this socket's messages in order while they wait for the store (several nodes).
     pub order: history::SenderOrder,
     /// The server's shutdown: events that arrive after it began are refused.
@@ -101,7 +90,6 @@ impl<A: Adapter> Session<A> {
         addr: Option<IpAddr>,
         (state, slot): (&AppState, Option<ConnectionSlot>),
     ) -> Self {
-        let (inbox, inbox_rx) = mpsc::channel(INBOX_CAPACITY);
         Self {
             user_id: user.id,
             username: user.username,
@@ -111,9 +99,7 @@ impl<A: Adapter> Session<A> {
             typing: presence::TypingThrottle::default(),
             addr,
             limiter: message_limiter(state),
-            inbox,
-            inbox_rx: Mutex::new(Some(inbox_rx)),
-            closed: Notify::new(),
+            queue: Queue::default(),
             order: history::SenderOrder::default(),
             shutdown: state.shutdown.clone(),
             admin: state.admin.clone(),
@@ -205,32 +191,10 @@ async fn on_connect<A: Adapter>(
                 });
                 crate::admin::watch(admin, &cx.socket);
             }
-            let Some(inbox) = cx.session.inbox_rx.lock().unwrap_or_else(|p| p.into_inner()).take() else {
-                return;
-            };
-            run_worker(cx, inbox).await;
+            // Events that came while the socket entered its rooms; later ones start their own task.
+            event::drain(cx).await;
         })
         .await;
-}
-
-/// Runs a socket's queued events in order until it disconnects or the server shuts down.
-async fn run_worker<A: Adapter>(cx: Arc<Cx<A>>, mut inbox: JobReceiver<A>) {
-    let shutdown = cx.state.shutdown.clone();
-    loop {
-        tokio::select! {
-            biased;
-            job = inbox.recv() => match job {
-                Some(job) => job(cx.clone()).await,
-                None => break,
-            },
-            () = cx.session.closed.notified() => break,
-            () = shutdown.cancelled() => break,
-        }
-    }
-    // Events read before the disconnect or the shutdown are still handled: nothing is lost.
-    while let Ok(job) = inbox.try_recv() {
-        job(cx.clone()).await;
-    }
 }
 
 async fn on_disconnect<A: Adapter>(
@@ -266,7 +230,6 @@ async fn on_disconnect<A: Adapter>(
             ]
         });
     }
-    session.closed.notify_one();
 }
 
 /// Tells one client that its last request failed; the socket stays connected.
