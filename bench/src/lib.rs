@@ -5,8 +5,8 @@
 //!
 //! Modules: [`client`] (the raw Engine.IO/Socket.IO client), [`auth`] (users, token cache),
 //! [`run`] (the phases), [`load`] (one load point), [`flood`] (signup/login flood),
-//! [`report`] (table, JSON, CSV), [`compare`] (two servers side by side), [`plot`] (the sweep
-//! SVG), [`proc_stats`] (/proc).
+//! [`replay`] (what a history replay adds to a connection), [`report`] (table, JSON, CSV),
+//! [`compare`] (two servers side by side), [`plot`] (the sweep SVG), [`proc_stats`] (/proc).
 
 pub mod auth;
 pub mod client;
@@ -15,6 +15,7 @@ pub mod flood;
 pub mod load;
 pub mod plot;
 pub mod proc_stats;
+pub mod replay;
 pub mod report;
 pub mod run;
 
@@ -58,6 +59,9 @@ pub enum Command {
     Run(run::RunArgs),
     /// Sign up and log in many users at once and watch the server's memory.
     Auth(flood::FloodArgs),
+    /// Time from handshake to first live message, into an empty room and into a room whose
+    /// history the server replays first.
+    Replay(replay::ReplayArgs),
     /// Markdown rows comparing two `--json` reports of the same load (ratios: above 1, the first
     /// server is better).
     Compare {

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use chat_bench::{Cli, Command, Output, compare, flood, plot, report::Report, run};
+use chat_bench::{Cli, Command, Output, compare, flood, plot, replay, report::Report, run};
 use clap::Parser;
 
 #[tokio::main]
@@ -24,6 +24,15 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Run(args)) => bench(&args, &cli.output).await,
         Some(Command::Auth(args)) => {
             let report = flood::flood(&args).await?;
+            if cli.output.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.table());
+            }
+            Ok(())
+        }
+        Some(Command::Replay(args)) => {
+            let report = replay::replay(&args).await?;
             if cli.output.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

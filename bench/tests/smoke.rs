@@ -8,7 +8,7 @@ use std::{
     process::{Command, Stdio},
 };
 
-use chat_bench::{flood::FloodReport, report::Report};
+use chat_bench::{flood::FloodReport, replay::ReplayReport, report::Report};
 use clap::Parser;
 use tokio::{net::TcpListener, sync::oneshot};
 
@@ -117,6 +117,16 @@ async fn chat_bench_measures_a_chat_server_and_draws_its_sweep() {
         bench(strings(&["auth", "--url", &url, "--pid", &pid, "--users", "6", "--concurrency", "3"])).await;
     assert_eq!((flood.failures, flood.logins.map(|l| l.count)), (0, Some(6)), "{flood:?}");
     assert!(flood.rss_peak_kib.is_some_and(|peak| peak > 0));
+
+    // Handshake to first live message, with and without a history replay first.
+    let args = ["replay", "--url", &url, "--tokens", tokens, "--trials", "3", "--history", "60"];
+    let replay: ReplayReport = bench(strings(&args)).await;
+    assert_eq!(replay.failures, 0, "{replay:?}");
+    // chat-server replays the last HISTORY_LEN of the 60, as the seeds do.
+    assert_eq!(replay.replayed, shared::defaults::HISTORY_LEN, "{replay:?}");
+    let (empty, history) = (replay.empty_room.expect("times"), replay.with_history.expect("times"));
+    assert_eq!((empty.count, history.count), (3, 3));
+    assert!(replay.added_p50_ms.is_some_and(f64::is_finite));
     let _ = stop.send(());
 }
 
