@@ -5,17 +5,25 @@
 //! runs out of CPU. (A websocket library with its own buffers and a string per message cost
 //! the bench as much CPU as the server.)
 //!
+//! Or over HTTP long-polling ([`Transport::Polling`], as a browser behind a proxy that drops
+//! websockets): a task per client keeps one GET pending and hands each payload's packets
+//! (separated by `\x1e`) to [`Socket::fill`]; sends are POSTs. Costlier for the bench (reqwest
+//! and a string per packet), so watch its CPU column.
+//!
 //! Formats: RFC 6455 (websocket framing: the client masks what it sends, the server does not),
 //! <https://socket.io/docs/v4/engine-io-protocol/> and
 //! <https://socket.io/docs/v4/socket-io-protocol/>.
 
-use std::{io, time::Duration};
+use std::{collections::VecDeque, io, sync::OnceLock, time::Duration};
 
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shared::{defaults::ROOM_QUERY_KEY, payload::HandshakeAuth};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
+    sync::mpsc,
+    task::JoinHandle,
 };
 
 /// How long the whole handshake may take.
@@ -54,8 +62,26 @@ pub enum Frame<'a> {
     Other,
 }
 
-/// One connected client: a TCP stream and its read buffer.
-pub struct Socket {
+/// The Engine.IO transport a client uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// One websocket per client, from the first request (what socket.io-client does with
+    /// `transports: ["websocket"]`).
+    #[default]
+    Websocket,
+    /// HTTP long-polling only: one GET pending per client, a POST per message.
+    Polling,
+}
+
+/// One connected client, on either transport.
+pub enum Socket {
+    Websocket(WsSocket),
+    Polling(PollingSocket),
+}
+
+/// A websocket client: a TCP stream and its read buffer.
+pub struct WsSocket {
     stream: TcpStream,
     buf: Vec<u8>,
     start: usize,
@@ -73,20 +99,50 @@ pub fn socket_target(base: &str, room: &str) -> Result<(String, String), Connect
     Ok((rest.to_owned(), format!("/socket.io/?EIO=4&transport=websocket&{ROOM_QUERY_KEY}={room}")))
 }
 
-/// Connects to `base` (an `http://host:port` URL) for `room`, with Nagle off as a browser has
-/// it, and completes the Socket.IO handshake with `token` in the CONNECT packet's auth.
-pub async fn connect(base: &str, room: &str, token: &str) -> Result<Socket, ConnectError> {
+/// Connects to `base` (an `http://host:port` URL) for `room` over `transport` (a websocket with
+/// Nagle off, as a browser has it), and completes the Socket.IO handshake with `token` in the
+/// CONNECT packet's auth.
+pub async fn connect(
+    base: &str,
+    room: &str,
+    token: &str,
+    transport: Transport,
+) -> Result<Socket, ConnectError> {
     let (host, path) = socket_target(base, room)?;
-    tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&host, &path, token))
-        .await
-        .map_err(|_| ConnectError::Timeout)?
+    let handshake = async {
+        Ok(match transport {
+            Transport::Websocket => Socket::Websocket(handshake(&host, &path, token).await?),
+            Transport::Polling => Socket::Polling(PollingSocket::handshake(&host, &path, token).await?),
+        })
+    };
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await.map_err(|_| ConnectError::Timeout)?
 }
 
-async fn handshake(host: &str, path: &str, token: &str) -> Result<Socket, ConnectError> {
+/// What a CONNECT answer (`40…` or `44{"message": …}`) says.
+fn connect_answer(packet: &str) -> Result<(), ConnectError> {
+    if packet.starts_with("40") {
+        Ok(())
+    } else if let Some(error) = packet.strip_prefix("44") {
+        let message = serde_json::from_str::<serde_json::Value>(error)
+            .ok()
+            .and_then(|v| v["message"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| error.to_owned());
+        Err(ConnectError::Refused(message))
+    } else {
+        Err(ConnectError::Protocol(format!("expected CONNECT, got {packet:?}")))
+    }
+}
+
+/// The CONNECT packet's text.
+fn connect_packet(token: &str) -> String {
+    format!("40{}", json!(HandshakeAuth { token: Some(token.to_owned()), after: None }))
+}
+
+async fn handshake(host: &str, path: &str, token: &str) -> Result<WsSocket, ConnectError> {
     let stream = TcpStream::connect(host).await?;
     stream.set_nodelay(true)?;
     let mut ws =
-        Socket { stream, buf: vec![0; READ_CHUNK * 2], start: 0, end: 0, out: Vec::with_capacity(256) };
+        WsSocket { stream, buf: vec![0; READ_CHUNK * 2], start: 0, end: 0, out: Vec::with_capacity(256) };
     // The key must be 16 bytes in base64 (Node's ws checks); the bench does not check the accept hash.
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -114,27 +170,178 @@ async fn handshake(host: &str, path: &str, token: &str) -> Result<Socket, Connec
         Some(b'0') => {}
         _ => return Err(ConnectError::Protocol("expected the Engine.IO open packet".into())),
     }
-    let auth = HandshakeAuth { token: Some(token.to_owned()), after: None };
-    ws.send_text(&format!("40{}", json!(auth))).await?;
+    ws.send_text(&connect_packet(token)).await?;
     loop {
         let packet = ws.next_text().await?;
-        if packet.starts_with("40") {
-            return Ok(ws);
-        } else if let Some(error) = packet.strip_prefix("44") {
-            let message = serde_json::from_str::<serde_json::Value>(error)
-                .ok()
-                .and_then(|v| v["message"].as_str().map(str::to_owned))
-                .unwrap_or_else(|| error.to_owned());
-            return Err(ConnectError::Refused(message));
-        } else if packet == "2" {
+        if packet == "2" {
             ws.send_text("3").await?;
         } else {
-            return Err(ConnectError::Protocol(format!("expected CONNECT, got {packet:?}")));
+            return connect_answer(&packet).map(|()| ws);
         }
     }
 }
 
 impl Socket {
+    /// Reads what the server has sent (waiting for something); `Ok(0)` once the connection is
+    /// over. Cancel-safe: nothing read is lost if the future is dropped.
+    pub async fn fill(&mut self) -> io::Result<usize> {
+        match self {
+            Self::Websocket(ws) => ws.fill().await,
+            Self::Polling(polling) => Ok(polling.fill().await),
+        }
+    }
+
+    /// The next complete frame read; `None` until more is read. A long-polling packet is a
+    /// text frame.
+    ///
+    /// # Errors
+    /// A frame the server may not send (masked, fragmented text, bigger than 16 MiB, not UTF-8).
+    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, ConnectError> {
+        match self {
+            Self::Websocket(ws) => ws.next_frame(),
+            Self::Polling(polling) => Ok(polling.next_frame()),
+        }
+    }
+
+    /// Sends one Engine.IO packet (a text frame, or a POST).
+    pub async fn send_text(&mut self, text: &str) -> io::Result<()> {
+        match self {
+            Self::Websocket(ws) => ws.send_text(text).await,
+            Self::Polling(polling) => polling.send(text).await,
+        }
+    }
+
+    /// Answers a websocket ping (long-polling has none).
+    pub async fn send_pong(&mut self, payload: &[u8]) -> io::Result<()> {
+        match self {
+            Self::Websocket(ws) => ws.send_pong(payload).await,
+            Self::Polling(_) => Ok(()),
+        }
+    }
+
+    /// Ends the session: a websocket close frame, or an Engine.IO close packet.
+    pub async fn close(self) {
+        match self {
+            Self::Websocket(ws) => ws.close().await,
+            Self::Polling(polling) => polling.close().await,
+        }
+    }
+}
+
+/// Every long-polling client's HTTP connections, in one pool. No overall timeout: a GET is held
+/// until the server has something, at most its ping interval (25 s).
+fn http() -> &'static reqwest::Client {
+    static HTTP: OnceLock<reqwest::Client> = OnceLock::new();
+    HTTP.get_or_init(reqwest::Client::new)
+}
+
+/// A long-polling client: its session's URL, the packets read and not yet taken, and the task
+/// that keeps a GET pending.
+pub struct PollingSocket {
+    url: String,
+    payloads: mpsc::Receiver<String>,
+    pending: VecDeque<String>,
+    current: String,
+    poller: JoinHandle<()>,
+}
+
+impl PollingSocket {
+    async fn handshake(host: &str, path: &str, token: &str) -> Result<Self, ConnectError> {
+        let path = path.replace("transport=websocket", "transport=polling");
+        let open = get(&format!("http://{host}{path}")).await?;
+        let sid = open
+            .strip_prefix('0')
+            .and_then(|json| serde_json::from_str::<serde_json::Value>(json).ok())
+            .and_then(|v| v["sid"].as_str().map(str::to_owned))
+            .ok_or_else(|| {
+                ConnectError::Protocol(format!("expected the Engine.IO open packet, got {open:?}"))
+            })?;
+        let url = format!("http://{host}{path}&sid={sid}");
+        post(&url, &connect_packet(token)).await?;
+        // The CONNECT answer may come after a ping and before other packets, in one payload.
+        let mut pending: VecDeque<String> = VecDeque::new();
+        loop {
+            match pending.pop_front() {
+                Some(ping) if ping == "2" => post(&url, "3").await?,
+                Some(packet) => break connect_answer(&packet)?,
+                None => pending.extend(get(&url).await?.split('\x1e').map(str::to_owned)),
+            }
+        }
+        let (to_socket, payloads) = mpsc::channel(64);
+        let poll_url = url.clone();
+        let poller = tokio::spawn(async move {
+            // Ends when the server ends the session (an error status, a close packet) or the
+            // socket is dropped.
+            while let Ok(payload) = get(&poll_url).await {
+                let closed = payload.split('\x1e').any(|p| p == "1");
+                if to_socket.send(payload).await.is_err() || closed {
+                    break;
+                }
+            }
+        });
+        Ok(Self { url, payloads, pending, current: String::new(), poller })
+    }
+
+    async fn fill(&mut self) -> usize {
+        match self.payloads.recv().await {
+            Some(payload) => {
+                self.pending.extend(payload.split('\x1e').map(str::to_owned));
+                payload.len().max(1)
+            }
+            None => 0,
+        }
+    }
+
+    fn next_frame(&mut self) -> Option<Frame<'_>> {
+        self.current = self.pending.pop_front()?;
+        Some(Frame::Text(&self.current))
+    }
+
+    async fn send(&self, text: &str) -> io::Result<()> {
+        post(&self.url, text).await.map_err(io::Error::other)
+    }
+
+    async fn close(self) {
+        let _ = post(&self.url, "1").await;
+        self.poller.abort();
+    }
+}
+
+impl Drop for PollingSocket {
+    fn drop(&mut self) {
+        self.poller.abort();
+    }
+}
+
+/// A long-polling GET: the payload's text.
+async fn get(url: &str) -> Result<String, ConnectError> {
+    let response = http().get(url).send().await.map_err(|e| ConnectError::Protocol(e.to_string()))?;
+    let status = response.status();
+    let body = response.text().await.map_err(|e| ConnectError::Protocol(e.to_string()))?;
+    if !status.is_success() {
+        return Err(ConnectError::Protocol(format!("GET answered {status}: {body}")));
+    }
+    Ok(body)
+}
+
+/// A long-polling POST of one packet.
+async fn post(url: &str, packet: &str) -> Result<(), ConnectError> {
+    let response = http()
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "text/plain;charset=UTF-8")
+        .body(packet.to_owned())
+        .send()
+        .await
+        .map_err(|e| ConnectError::Protocol(e.to_string()))?;
+    let status = response.status();
+    if !status.is_success() {
+        let body = response.text().await.unwrap_or_default();
+        return Err(ConnectError::Protocol(format!("POST answered {status}: {body}")));
+    }
+    Ok(())
+}
+
+impl WsSocket {
     fn buffered(&self) -> &[u8] {
         &self.buf[self.start..self.end]
     }

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use crate::{
     auth::{self, Api, TokenCache},
-    client::{self, ConnectError, Frame, Incoming, Socket},
+    client::{self, ConnectError, Frame, Incoming, Socket, Transport},
     random_id,
     report::Latency,
 };
@@ -38,6 +38,9 @@ pub struct ReplayArgs {
     /// page of them: 50 for chat-server, as in the seeds).
     #[arg(long, default_value_t = 50)]
     pub history: usize,
+    /// The Engine.IO transport.
+    #[arg(long, value_enum, default_value_t = Transport::Websocket)]
+    pub transport: Transport,
     /// The one user is PREFIX-0.
     #[arg(long, default_value = "bench-replay")]
     pub user_prefix: String,
@@ -70,7 +73,8 @@ impl ReplayReport {
         };
         let mut out = format!("{:<28} {}\n", "server", self.label);
         out += &format!("{:<28} {}\n", "empty room", lat(&self.empty_room));
-        out += &format!("{:<28} {}\n", format!("room with {} messages", self.history), lat(&self.with_history));
+        out +=
+            &format!("{:<28} {}\n", format!("room with {} messages", self.history), lat(&self.with_history));
         out += &format!("{:<28} {}\n", "replayed per connection", self.replayed);
         let added = self.added_p50_ms.map_or("-".into(), |ms| format!("{ms:.3} ms"));
         out += &format!("{:<28} {added}\n", "added by the replay, p50");
@@ -106,7 +110,7 @@ pub async fn replay(args: &ReplayArgs) -> Result<ReplayReport, ReplayError> {
     let token = &tokens[0];
     let run = random_id();
     let history_room = format!("replay-{run}");
-    fill(&args.url, &history_room, token, args.history, run).await.map_err(ReplayError::Fill)?;
+    fill(args, &history_room, token, run).await.map_err(ReplayError::Fill)?;
 
     let mut report =
         ReplayReport { label: args.label.clone(), history: args.history, ..ReplayReport::default() };
@@ -115,7 +119,7 @@ pub async fn replay(args: &ReplayArgs) -> Result<ReplayReport, ReplayError> {
         let empty_room = format!("replay-{run}-{trial}");
         for (room, times) in [(&empty_room, &mut empty), (&history_room, &mut with_history)] {
             let marker = format!("rp{run}|{trial}|{room}");
-            match tokio::time::timeout(TRIAL_TIMEOUT, first_live(&args.url, room, token, &marker)).await {
+            match tokio::time::timeout(TRIAL_TIMEOUT, first_live(args, room, token, &marker)).await {
                 Ok(Ok((took, seen))) => {
                     times.push(took);
                     if *room == history_room {
@@ -144,8 +148,9 @@ impl ReplayReport {
 
 /// Sends `count` messages to `room` and waits until the last has come back (so it is in the
 /// room's history before the first trial).
-async fn fill(url: &str, room: &str, token: &str, count: usize, run: u64) -> Result<(), ConnectError> {
-    let mut ws = client::connect(url, room, token).await?;
+async fn fill(args: &ReplayArgs, room: &str, token: &str, run: u64) -> Result<(), ConnectError> {
+    let count = args.history;
+    let mut ws = client::connect(&args.url, room, token, args.transport).await?;
     let prefix = format!("fill{run}|");
     for i in 0..count {
         ws.send_text(&client::chat_message(&format!("{prefix}{i}"))).await?;
@@ -160,9 +165,14 @@ async fn fill(url: &str, room: &str, token: &str, count: usize, run: u64) -> Res
 
 /// One trial: the time from before the TCP connect until `marker`, sent right after CONNECT,
 /// comes back live, and how many replayed messages came before it.
-async fn first_live(url: &str, room: &str, token: &str, marker: &str) -> Result<(Duration, usize), ConnectError> {
+async fn first_live(
+    args: &ReplayArgs,
+    room: &str,
+    token: &str,
+    marker: &str,
+) -> Result<(Duration, usize), ConnectError> {
     let started = Instant::now();
-    let mut ws = client::connect(url, room, token).await?;
+    let mut ws = client::connect(&args.url, room, token, args.transport).await?;
     ws.send_text(&client::chat_message(marker)).await?;
     let replayed = wait_for(&mut ws, marker, marker).await?;
     let took = started.elapsed();

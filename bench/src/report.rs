@@ -6,7 +6,7 @@ use std::{fmt::Write as _, time::Duration};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::{proc_stats::Sample, run::RunArgs};
+use crate::{client::Transport, proc_stats::Sample, run::RunArgs};
 
 /// Latency percentiles, milliseconds.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
@@ -87,7 +87,7 @@ impl Point {
 pub struct Report {
     pub label: String,
     pub url: String,
-    pub transport: String,
+    pub transport: Transport,
     pub clients: usize,
     pub rooms: usize,
     pub messages_per_client: u32,
@@ -112,7 +112,7 @@ impl Report {
         Self {
             label: args.label.clone(),
             url: args.url.clone(),
-            transport: "websocket".into(),
+            transport: args.transport,
             clients: args.clients,
             rooms: args.rooms,
             messages_per_client: args.messages,
@@ -128,6 +128,7 @@ impl Report {
         };
         row("server", format!("{} ({})", self.label, self.url));
         row("clients / rooms", format!("{} / {}", self.clients, self.rooms));
+        row("transport", format!("{:?}", self.transport).to_lowercase());
         if let Some(l) = &self.logins {
             row(
                 "login ms p50/p99/max",

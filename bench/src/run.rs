@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use crate::{
     auth::{self, Api, TokenCache},
-    client::{self, Socket},
+    client::{self, Socket, Transport},
     load::{self, Plan, Shared},
     proc_stats::{self, Sample},
     report::{Latency, Point, Report},
@@ -30,6 +30,9 @@ pub struct RunArgs {
     /// A name for the server in reports and charts.
     #[arg(long, default_value = "server")]
     pub label: String,
+    /// The Engine.IO transport: a websocket per client, or HTTP long-polling only.
+    #[arg(long, value_enum, default_value_t = Transport::Websocket)]
+    pub transport: Transport,
     /// Clients: one user and one Socket.IO connection each.
     #[arg(long, default_value_t = 200)]
     pub clients: usize,
@@ -134,7 +137,7 @@ pub async fn run(args: &RunArgs) -> Result<Report, RunError> {
             let room = &room_names[i % args.rooms];
             let bar = bar.clone();
             async move {
-                let result = client::connect(&args.url, room, token).await;
+                let result = client::connect(&args.url, room, token, args.transport).await;
                 bar.inc(1);
                 (i, result)
             }
@@ -216,7 +219,7 @@ pub async fn run(args: &RunArgs) -> Result<Report, RunError> {
 
 /// Whether the server takes `token` (a cached one may be from an earlier server).
 async fn token_accepted(args: &RunArgs, room: &str, token: &str) -> bool {
-    match client::connect(&args.url, room, token).await {
+    match client::connect(&args.url, room, token, args.transport).await {
         Ok(ws) => {
             ws.close().await;
             true

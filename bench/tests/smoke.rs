@@ -8,7 +8,7 @@ use std::{
     process::{Command, Stdio},
 };
 
-use chat_bench::{flood::FloodReport, replay::ReplayReport, report::Report};
+use chat_bench::{client::Transport, flood::FloodReport, replay::ReplayReport, report::Report};
 use clap::Parser;
 use tokio::{net::TcpListener, sync::oneshot};
 
@@ -103,6 +103,13 @@ async fn chat_bench_measures_a_chat_server_and_draws_its_sweep() {
     );
     let drawn = std::fs::read_to_string(&svg).expect("the sweep SVG");
     assert!(drawn.starts_with("<svg") && drawn.contains("p99 latency"), "{}", &drawn[..drawn.len().min(200)]);
+
+    // The same over HTTP long-polling.
+    let mut args = strings(&common);
+    args.extend(strings(&["--messages", "5", "--interval-ms", "5", "--transport", "polling"]));
+    let report: Report = bench(args).await;
+    assert_eq!((report.transport, report.connected), (Transport::Polling, 12));
+    assert_clean(&report);
 
     // Idle sockets: connected, held, memory per socket read.
     let mut args = strings(&common);
