@@ -5,7 +5,7 @@
 # compare within one run; the ratios are what the README quotes.
 #
 #   bench/compare.sh                 everything (about 10 minutes on 2 cores)
-#   bench/compare.sh quick           the three message loads only
+#   bench/compare.sh quick           the message loads only (websocket and long-polling)
 #
 # Reports (JSON per load and server), the sweep SVG and the servers' logs go to
 # target/bench/<time>/; the table is printed and written there as compare.md.
@@ -79,6 +79,7 @@ loads=(
     "200/10/50ms:--clients 200 --rooms 10 --interval-ms 50 --messages 100"
     "1000/50/20ms:--clients 1000 --rooms 50 --interval-ms 20 --messages 100"
     "1000/10/10ms:--clients 1000 --rooms 10 --interval-ms 10 --messages 100"
+    "200/10/50ms-polling:--clients 200 --rooms 10 --interval-ms 50 --messages 100 --transport polling"
 )
 for entry in "${loads[@]}"; do
     load="${entry%%:*}"
@@ -101,6 +102,11 @@ if [[ "$mode" == full ]]; then
     for name in chat-server node; do
         flood "$name"
     done
+    # Only chat-server replays history (the baseline has none): empty room against 50 replayed.
+    start_server chat-server
+    echo "compare: history replay on chat-server" >&2
+    "$bench" replay --url "$URL" --label chat-server --trials 200 >"$out/replay.chat-server.txt"
+    stop_server
 fi
 
 {
@@ -109,12 +115,19 @@ fi
     header=(--header chat-server "Node socket.io")
     declare -A names=(
         [200-10-50ms]="200 clients / 10 rooms / 50 ms" [1000-50-20ms]="1000 / 50 / 20 ms"
-        [1000-10-10ms]="1000 / 10 / 10 ms" [idle-5000]="5000 idle sockets" [idle-10000]="10000 idle sockets"
+        [1000-10-10ms]="1000 / 10 / 10 ms" [200-10-50ms-polling]="200 / 10 / 50 ms, long-polling"
+        [idle-5000]="5000 idle sockets" [idle-10000]="10000 idle sockets"
         [flood]="400 signups + logins, 50 at a time"
     )
-    for load in 200-10-50ms 1000-50-20ms 1000-10-10ms idle-5000 idle-10000 flood; do
+    for load in 200-10-50ms 1000-50-20ms 1000-10-10ms 200-10-50ms-polling idle-5000 idle-10000 flood; do
         [[ -f "$out/$load.chat-server.json" ]] || continue
         "$bench" compare "${header[@]}" --load "${names[$load]}" "$out/$load.chat-server.json" "$out/$load.node.json"
         header=()
     done
+    if [[ -f "$out/replay.chat-server.txt" ]]; then
+        echo
+        echo "History replay, handshake to first live message (chat-bench replay):"
+        echo
+        sed 's/^/    /' "$out/replay.chat-server.txt"
+    fi
 } | tee "$out/compare.md"

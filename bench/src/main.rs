@@ -24,21 +24,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Run(args)) => bench(&args, &cli.output).await,
         Some(Command::Auth(args)) => {
             let report = flood::flood(&args).await?;
-            if cli.output.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print!("{}", report.table());
-            }
-            Ok(())
+            print_json_or(&report, report.table(), &cli.output)
         }
         Some(Command::Replay(args)) => {
             let report = replay::replay(&args).await?;
-            if cli.output.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print!("{}", report.table());
-            }
-            Ok(())
+            print_json_or(&report, report.table(), &cli.output)
         }
         Some(Command::Compare { load, header, first, second }) => {
             if let Some([ours, theirs]) = header.as_deref() {
@@ -68,6 +58,16 @@ async fn bench(args: &run::RunArgs, output: &Output) -> anyhow::Result<()> {
         print!("{}", report.csv());
     } else {
         print!("{}", report.table());
+    }
+    Ok(())
+}
+
+/// Prints `report` as JSON with `--json`, else `table`.
+fn print_json_or(report: &impl serde::Serialize, table: String, output: &Output) -> anyhow::Result<()> {
+    if output.json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        print!("{table}");
     }
     Ok(())
 }
