@@ -2,11 +2,12 @@
 //!
 //! An event is declared in one place, an impl of [`ClientEvent`]: its name (from
 //! `shared::events`), how its arguments parse ([`FromArgs`]), its ack type ([`Acked`]) and one
-//! handler. [`listen`] registers it on a socket. What [`listen`] adds to every event:
+//! handler; [`queueing`] gives its handler, which [`Dispatch`] finds by name. What every event
+//! gets from here:
 //!
 //! - **Order.** socketioxide runs each async handler in a task of its own, so two events of one
-//!   socket could be handled out of order. Instead an [`Inbox`] handler runs synchronously as the
-//!   packet is read and only queues a [`Job`] in the socket's [`Queue`]; one task at a time
+//!   socket could be handled out of order. Instead the handler (`queue`) runs synchronously as
+//!   the packet is read and only queues a [`Job`] in the socket's [`Queue`]; one task at a time
 //!   runs a socket's jobs in arrival order. It exists only while there are jobs: an idle socket
 //!   has no task and no queue allocated (a task per socket was ~1.5 KiB of each idle socket).
 //! - **Rate limit.** Checked as the packet is read; a refused event is not queued.
@@ -20,7 +21,6 @@
 use std::{
     collections::VecDeque,
     future::Future,
-    marker::PhantomData,
     pin::Pin,
     sync::{Arc, Mutex, MutexGuard},
 };
@@ -31,7 +31,7 @@ use shared::{errors, inbound::AllArgs, payload::Ack};
 use socketioxide::{
     SocketIo,
     adapter::Adapter,
-    extract::{AckSender, SocketRef, State, TryData},
+    extract::{AckSender, Event, SocketRef, State, TryData},
     handler::{FromMessageParts, MessageHandler, Value as RawValue},
     socket::Socket,
 };
@@ -94,9 +94,31 @@ pub trait ClientEvent: 'static {
 /// One queued event, run by the socket's worker with its [`Cx`].
 pub type Job<A> = Box<dyn FnOnce(Arc<Cx<A>>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
-/// Registers `E` on `socket` (called by the auth middleware, before CONNECT is sent).
-pub fn listen<E: ClientEvent, A: Adapter>(socket: &SocketRef<A>) {
-    socket.on(E::NAME, Inbox::<E>(PhantomData));
+/// What handles one event as its packet is read: `queue` for one [`ClientEvent`].
+pub type Queueing<A> = fn(Arc<Socket<A>>, RawValue, Option<i64>);
+
+/// The handler that queues event `E`.
+pub fn queueing<E: ClientEvent, A: Adapter>() -> Queueing<A> {
+    queue::<E, A>
+}
+
+/// A socket's one handler (socketioxide's fallback, registered by the auth middleware before
+/// CONNECT is sent): looks the event's name up with its function and queues the event. One
+/// handler instead of one per event spares each socket a map of them (~0.6 KiB, and the map's
+/// growth at every connect); a name the function does not know is ignored, as socketioxide
+/// ignores events without a handler.
+pub struct Dispatch<A: Adapter>(pub fn(&str) -> Option<Queueing<A>>);
+
+/// Marks [`Dispatch`]'s `MessageHandler` impl apart from socketioxide's closure impls.
+pub struct Dispatched;
+
+impl<A: Adapter> MessageHandler<A, Dispatched> for Dispatch<A> {
+    fn call(&self, s: Arc<Socket<A>>, mut v: RawValue, ack_id: Option<i64>) {
+        let Ok(Event(name)) = Event::from_message_parts(&s, &mut v, &ack_id) else { return };
+        if let Some(queue) = (self.0)(&name) {
+            queue(s, v, ack_id);
+        }
+    }
 }
 
 /// Answers `ack` with `outcome`; a refusal also gets an `error` event.
@@ -118,62 +140,55 @@ fn reply<A: Adapter, T: Acked>(
     };
 }
 
-/// The synchronous handler that queues event `E` (see the module docs).
-struct Inbox<E>(PhantomData<fn() -> E>);
-
-/// Marks [`Inbox`]'s `MessageHandler` impl apart from socketioxide's closure impls.
-struct Queued;
-
-impl<A: Adapter, E: ClientEvent> MessageHandler<A, Queued> for Inbox<E> {
-    fn call(&self, s: Arc<Socket<A>>, mut v: RawValue, ack_id: Option<i64>) {
-        let Ok(TryData(args)) = TryData::<AllArgs>::from_message_parts(&s, &mut v, &ack_id);
-        let Ok(ack) = AckSender::from_message_parts(&s, &mut v, &ack_id);
-        let socket = SocketRef::from(s.clone());
-        let Some(session) = socket.extensions.get::<Arc<Session<A>>>() else { return };
-        if let Some(admin) = &session.admin {
-            admin.count("packetsIn", None);
-        }
-        if session.shutting_down() {
-            return reply(E::NAME, &socket, ack, Err::<E::Ack, _>(errors::SERVICE_UNAVAILABLE.to_string()));
-        }
-        // Over its event rate, or its queue full: the same refusal. Only this socket's reader
-        // queues, so there is still room when the job is pushed below.
-        if !session.allow_event() || session.queue.lock().jobs.len() >= QUEUE_CAPACITY {
-            telemetry::count(telemetry::RATE_LIMITED, "kind", "message");
-            return reply(E::NAME, &socket, ack, Err::<E::Ack, _>(errors::RATE_LIMITED.to_string()));
-        }
-        // Arguments that cannot even be read (a broken binary attachment) count as none.
-        let args = args.map(|a| a.0).unwrap_or_default();
-        if let Some(admin) = &session.admin {
-            admin.live("event_received", || {
-                let event = std::iter::once(Value::from(E::NAME)).chain(args.iter().cloned()).collect();
-                vec![
-                    Value::from("/"),
-                    Value::from(socket.id.to_string()),
-                    Value::Array(event),
-                    crate::admin::now(),
-                ]
-            });
-        }
-        let args = E::Args::from_args(args);
-        let mut queue = session.queue.lock();
-        queue.jobs.push_back(Box::new(move |cx| Box::pin(run::<E, A>(cx, args, ack))));
-        let start = !std::mem::replace(&mut queue.running, true);
-        drop(queue);
-        if start {
-            match (
-                SocketIo::from_message_parts(&s, &mut v, &ack_id),
-                State::<AppState>::from_message_parts(&s, &mut v, &ack_id),
-            ) {
-                (Ok(io), Ok(State(state))) => {
-                    let cx = Arc::new(Cx { socket, io, state, session });
-                    cx.state.tasks.clone().spawn(drain(cx));
-                }
-                // Cannot happen (the state is set at start-up); the jobs wait for the next event.
-                _ => {
-                    tracing::error!(sid = %socket.id, "no server state to run the socket's events");
-                    session.queue.lock().running = false;
-                }
+/// Queues event `E` as its packet is read (see the module docs).
+fn queue<E: ClientEvent, A: Adapter>(s: Arc<Socket<A>>, mut v: RawValue, ack_id: Option<i64>) {
+    let Ok(TryData(args)) = TryData::<AllArgs>::from_message_parts(&s, &mut v, &ack_id);
+    let Ok(ack) = AckSender::from_message_parts(&s, &mut v, &ack_id);
+    let socket = SocketRef::from(s.clone());
+    let Some(session) = socket.extensions.get::<Arc<Session<A>>>() else { return };
+    if let Some(admin) = &session.admin {
+        admin.count("packetsIn", None);
+    }
+    if session.shutting_down() {
+        return reply(E::NAME, &socket, ack, Err::<E::Ack, _>(errors::SERVICE_UNAVAILABLE.to_string()));
+    }
+    // Over its event rate, or its queue full: the same refusal. Only this socket's reader
+    // queues, so there is still room when the job is pushed below.
+    if !session.allow_event() || session.queue.lock().jobs.len() >= QUEUE_CAPACITY {
+        telemetry::count(telemetry::RATE_LIMITED, "kind", "message");
+        return reply(E::NAME, &socket, ack, Err::<E::Ack, _>(errors::RATE_LIMITED.to_string()));
+    }
+    // Arguments that cannot even be read (a broken binary attachment) count as none.
+    let args = args.map(|a| a.0).unwrap_or_default();
+    if let Some(admin) = &session.admin {
+        admin.live("event_received", || {
+            let event = std::iter::once(Value::from(E::NAME)).chain(args.iter().cloned()).collect();
+            vec![
+                Value::from("/"),
+                Value::from(socket.id.to_string()),
+                Value::Array(event),
+                crate::admin::now(),
+            ]
+        });
+    }
+    let args = E::Args::from_args(args);
+    let mut queue = session.queue.lock();
+    queue.jobs.push_back(Box::new(move |cx| Box::pin(run::<E, A>(cx, args, ack))));
+    let start = !std::mem::replace(&mut queue.running, true);
+    drop(queue);
+    if start {
+        match (
+            SocketIo::from_message_parts(&s, &mut v, &ack_id),
+            State::<AppState>::from_message_parts(&s, &mut v, &ack_id),
+        ) {
+            (Ok(io), Ok(State(state))) => {
+                let cx = Arc::new(Cx { socket, io, state, session });
+                cx.state.tasks.clone().spawn(drain(cx));
+            }
+            // Cannot happen (the state is set at start-up); the jobs wait for the next event.
+            _ => {
+                tracing::error!(sid = %socket.id, "no server state to run the socket's events");
+                session.queue.lock().running = false;
             }
         }
     }

@@ -1,7 +1,7 @@
-//! Socket.IO: the auth middleware, one module per topic, and the per-socket worker.
+//! Socket.IO: the auth middleware, one module per topic, and the connect and disconnect handlers.
 //!
 //! **Events.** Each client event is one [`event::ClientEvent`] impl in its topic's module and
-//! one line in [`register_handlers`]; [`event`] gives every event the same per-socket order,
+//! one line in `route`; [`event`] gives every event the same per-socket order,
 //! rate limit and refusals. Everything is generic over socketioxide's [`Adapter`], chosen at
 //! start-up.
 //!
@@ -47,7 +47,7 @@ use crate::{
     state::{AppState, ConnectionSlot},
     telemetry,
 };
-use event::{Cx, Queue, listen};
+use event::{ClientEvent, Cx, Dispatch, Queue, Queueing, queueing};
 use history::Resume;
 
 /// Prefix of the room that names a socket by its id.
@@ -143,18 +143,26 @@ fn join_own_rooms<A: Adapter>(socket: &SocketRef<A>, session: &Session<A>) {
     ]);
 }
 
-/// The client events this server handles: one line each. Called by the auth middleware once a
-/// socket is accepted, before CONNECT is sent.
+/// The client events this server handles, by name: one line each.
+fn route<A: Adapter>(event: &str) -> Option<Queueing<A>> {
+    Some(match event {
+        chat::SendMessage::NAME => queueing::<chat::SendMessage, A>(),
+        rooms::Join::NAME => queueing::<rooms::Join, A>(),
+        rooms::Leave::NAME => queueing::<rooms::Leave, A>(),
+        user_info::Lookup::NAME => queueing::<user_info::Lookup, A>(),
+        paging::ReadHistory::NAME => queueing::<paging::ReadHistory, A>(),
+        paging::Search::NAME => queueing::<paging::Search, A>(),
+        presence::ListMembers::NAME => queueing::<presence::ListMembers, A>(),
+        presence::StartTyping::NAME => queueing::<presence::StartTyping, A>(),
+        direct::SendDirect::NAME => queueing::<direct::SendDirect, A>(),
+        _ => return None,
+    })
+}
+
+/// Registers the socket's handlers; called by the auth middleware once a socket is accepted,
+/// before CONNECT is sent.
 fn register_handlers<A: Adapter>(socket: &SocketRef<A>) {
-    listen::<chat::SendMessage, A>(socket);
-    listen::<rooms::Join, A>(socket);
-    listen::<rooms::Leave, A>(socket);
-    listen::<user_info::Lookup, A>(socket);
-    listen::<paging::ReadHistory, A>(socket);
-    listen::<paging::Search, A>(socket);
-    listen::<presence::ListMembers, A>(socket);
-    listen::<presence::StartTyping, A>(socket);
-    listen::<direct::SendDirect, A>(socket);
+    socket.on_fallback(Dispatch(route::<A>));
     socket.on_disconnect(on_disconnect::<A>);
 }
 
