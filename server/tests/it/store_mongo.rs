@@ -15,7 +15,7 @@ use std::{
 };
 
 use bson::{Bson, Document, doc, oid::ObjectId};
-use chat_server::store::{self, Message, Store, StoreError, mongo::MongoStore, new_id};
+use chat_server::store::{self, Message, Store, StoreError, mongo::MongoStore};
 use futures_util::TryStreamExt;
 use harness::mongo::{OwnServer, TestDb, free_port, own_servers_allowed, raw_db};
 use mongodb::{Database, IndexModel, options::IndexOptions};
@@ -63,15 +63,9 @@ fn keys(doc: &Document) -> Vec<&str> {
     doc.keys().map(String::as_str).collect()
 }
 
+/// A message from alice, sent now.
 fn message(room: &str, text: &str) -> Message {
-    Message {
-        id: new_id(),
-        username: "alice".into(),
-        message: text.into(),
-        room: room.into(),
-        sent: chrono::Utc::now(),
-        action: false,
-    }
+    common::conformance::message(room, "alice", text)
 }
 
 #[tokio::test]

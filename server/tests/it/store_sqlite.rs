@@ -4,8 +4,7 @@ use crate::common;
 
 use std::{path::Path, sync::Arc};
 
-use chat_server::store::{Message, Store, StoreError, new_id, sqlite::SqliteStore};
-use chrono::{DateTime, Utc};
+use chat_server::store::{Message, Store, StoreError, sqlite::SqliteStore};
 use tempfile::TempDir;
 
 /// A fresh database in its own temp dir, which the caller keeps alive.
@@ -22,15 +21,9 @@ fn fresh_dyn() -> (Arc<dyn Store>, TempDir) {
 
 common::conformance::conformance_tests!(fresh_dyn());
 
+/// A message from ann, sent now.
 fn message(room: &str, text: &str) -> Message {
-    Message {
-        id: new_id(),
-        username: "ann".into(),
-        message: text.into(),
-        room: room.into(),
-        sent: DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).expect("in range"),
-        action: false,
-    }
+    common::conformance::message(room, "ann", text)
 }
 
 fn raw(path: &Path) -> rusqlite::Connection {

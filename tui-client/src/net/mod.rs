@@ -799,21 +799,9 @@ mod tests {
         let (_cmd_tx, cmds) = unbounded_channel();
         let (events, _event_rx) = unbounded_channel();
         let config = NetConfig { server: "http://x".into(), room: "home".into(), token: Token::new("t") };
-        let mut worker = Worker {
-            config,
-            cmds,
-            events,
-            queue: VecDeque::new(),
-            message_acks: true,
-            acks_seen: false,
-            rooms: Vec::new(),
-            last_ids: HashMap::from([
-                ("dev".to_owned(), "i1".to_owned()),
-                ("home".to_owned(), "i2".to_owned()),
-            ]),
-            left_home: false,
-            backoff: fresh_backoff(),
-        };
+        let mut worker = Worker::new(config, cmds, events);
+        worker.last_ids =
+            HashMap::from([("dev".to_owned(), "i1".to_owned()), ("home".to_owned(), "i2".to_owned())]);
         worker.track("dev", true);
         assert_eq!(worker.last_ids.get("dev").map(String::as_str), Some("i1"));
         worker.track("dev", false);

@@ -78,7 +78,7 @@ fn unique(prefix: &str) -> String {
 }
 
 /// A message sent now, truncated to the millisecond precision every backend keeps.
-fn message(room: &str, username: &str, text: &str) -> Message {
+pub fn message(room: &str, username: &str, text: &str) -> Message {
     Message {
         id: new_id(),
         username: username.into(),
