@@ -81,6 +81,19 @@ pub struct Config {
     #[arg(long, env = "CHAT_SOCKET_BUFFER", default_value_t = 4096)]
     pub socket_buffer: usize,
 
+    /// Milliseconds between the Engine.IO pings the server sends each client (socket.io's
+    /// `pingInterval`, same default). Lower it below a proxy's idle timeout; every client
+    /// learns it from the Engine.IO handshake.
+    #[arg(long, env = "CHAT_PING_INTERVAL_MS", default_value_t = 25_000,
+          value_parser = clap::value_parser!(u64).range(50..=3_600_000))]
+    pub ping_interval_ms: u64,
+
+    /// Milliseconds a client has to answer a ping before its connection counts as dead and
+    /// is closed (socket.io's `pingTimeout`, same default).
+    #[arg(long, env = "CHAT_PING_TIMEOUT_MS", default_value_t = 20_000,
+          value_parser = clap::value_parser!(u64).range(50..=3_600_000))]
+    pub ping_timeout_ms: u64,
+
     /// Messages replayed on connect and on `chat.join`.
     #[arg(long, env = "CHAT_HISTORY", default_value_t = shared::defaults::HISTORY_LEN)]
     pub history: usize,

@@ -161,6 +161,8 @@ impl Server {
         let builder = SocketIo::builder()
             .with_state(state.clone())
             .max_buffer_size(config.socket_buffer)
+            .ping_interval(Duration::from_millis(config.ping_interval_ms))
+            .ping_timeout(Duration::from_millis(config.ping_timeout_ms))
             .ws_read_buffer_size(WS_READ_BUFFER)
             .max_payload(config.max_frame_bytes as u64)
             .ws_max_message_size(config.max_frame_bytes)

@@ -1,13 +1,14 @@
 //! A client that stops reading must not silently miss messages: once its send buffer is
 //! full, the server disconnects it (so it reconnects and catches up from history), and
-//! everyone else carries on.
+//! everyone else carries on. A client that stops answering Engine.IO pings is closed after the
+//! ping timeout; one that answers stays.
 
 use crate::harness;
 
 use std::time::Duration;
 
 use harness::TestServer;
-use serde_json::json;
+use serde_json::{Value, json};
 use shared::events;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,5 +50,33 @@ async fn a_client_that_stops_reading_is_disconnected_and_the_room_carries_on() {
     assert_eq!(replayed.len(), shared::defaults::HISTORY_LEN);
     again.disconnect().await;
     sender.disconnect().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_answering_pings_is_closed_and_one_that_answers_stays() {
+    let server =
+        TestServer::start(&["--no-rate-limits", "--ping-interval-ms", "100", "--ping-timeout-ms", "200"])
+            .await;
+    let (alive, silent) = (server.user("alive").await, server.user("silent").await);
+    let mut answering = server.connect_user(&alive, None).await;
+    // Answers pings only while it reads, and it does not read for a while.
+    let mut mute =
+        server.connect_raw(&silent.token, shared::defaults::ROOM, None).await.expect("raw connect");
+
+    // Ten ping intervals: the mute client misses its first pong's 200 ms deadline.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        mute.closed_within(Duration::from_secs(5)).await,
+        "a client that does not answer pings must be closed"
+    );
+    let forgotten = answering.emit_with_ack(events::USER_INFO, json!(mute.sid), harness::WAIT).await;
+    assert_eq!(forgotten, Value::Null, "the server forgot the silent socket");
+
+    let own = answering.emit_with_ack(events::USER_INFO, json!(answering.sid), harness::WAIT).await;
+    assert_eq!(own["socketId"], json!(answering.sid), "the answering client is still connected");
+    answering.send("still here").await;
+    answering.expect_no_event(events::ERROR, Duration::from_millis(300)).await;
+    answering.disconnect().await;
     server.stop().await;
 }

@@ -1,14 +1,17 @@
 use std::{
     collections::HashMap,
-    sync::{Arc, RwLock},
+    sync::{Arc, Once, RwLock},
 };
 
 use engineioxide_core::{ProtocolVersion, Sid, TransportType};
 use http::request::Parts;
 
+use tokio::time::{Instant, MissedTickBehavior};
+
 use crate::{
     config::EngineIoConfig,
     handler::EngineIoHandler,
+    heartbeat::tick_period,
     socket::{DisconnectReason, Socket},
 };
 
@@ -24,6 +27,9 @@ pub struct EngineIo<H: EngineIoHandler> {
 
     /// The config for the engine.io server
     pub config: EngineIoConfig,
+
+    /// PATCH (chat): starts the engine's heartbeat timer with its first session.
+    heartbeat_timer: Once,
 }
 
 impl<H: EngineIoHandler> EngineIo<H> {
@@ -33,6 +39,7 @@ impl<H: EngineIoHandler> EngineIo<H> {
             sockets: RwLock::new(HashMap::new()),
             config,
             handler,
+            heartbeat_timer: Once::new(),
         }
     }
 }
@@ -58,12 +65,49 @@ impl<H: EngineIoHandler> EngineIo<H> {
             supports_binary,
         );
         let socket = Arc::new(socket);
+        self.heartbeat_timer.call_once(|| self.spawn_heartbeat_timer());
         self.sockets
             .write()
             .unwrap()
             .insert(socket.id, socket.clone());
         self.handler.clone().on_connect(socket.clone());
         socket
+    }
+
+    /// PATCH (chat): the one task that runs every session's heartbeat (see
+    /// [`crate::heartbeat`]). It holds the engine weakly and ends with it.
+    fn spawn_heartbeat_timer(self: &Arc<Self>) {
+        let engine = Arc::downgrade(self);
+        let period = tick_period(self.config.ping_interval, self.config.ping_timeout);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(engine) = engine.upgrade() else { break };
+                engine.check_heartbeats();
+            }
+        });
+    }
+
+    /// Sends the pings that are due and closes the sessions whose client missed its deadline.
+    fn check_heartbeats(&self) {
+        let (interval, timeout) = (self.config.ping_interval, self.config.ping_timeout);
+        let now = Instant::now();
+        let timed_out: Vec<Arc<Socket<H::Data>>> = self
+            .sockets
+            .read()
+            .unwrap()
+            .values()
+            .filter(|socket| !socket.check_heartbeat(now, interval, timeout))
+            .cloned()
+            .collect();
+        // Closing takes the map's write lock: only after the read lock is released.
+        for socket in timed_out {
+            #[cfg(feature = "tracing")]
+            tracing::debug!(sid = %socket.id, "heartbeat timeout");
+            socket.close(DisconnectReason::HeartbeatTimeout);
+        }
     }
 
     /// Get a socket by its sid
