@@ -163,6 +163,7 @@ impl Server {
             .max_buffer_size(config.socket_buffer)
             .ping_interval(Duration::from_millis(config.ping_interval_ms))
             .ping_timeout(Duration::from_millis(config.ping_timeout_ms))
+            .ws_write_delay(Duration::from_millis(config.write_delay_ms))
             .ws_read_buffer_size(WS_READ_BUFFER)
             .max_payload(config.max_frame_bytes as u64)
             .ws_max_message_size(config.max_frame_bytes)

@@ -171,6 +171,30 @@ async fn a_message_reaches_its_whole_room_sender_included_and_no_other() {
     c.expect_no_event(events::CHAT_MESSAGE, QUIET).await;
 }
 
+/// With a write delay, a burst reaches everyone whole and in order, and a lone message still
+/// goes out (the delay only lets more packets join a write).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_write_delay_bursts_arrive_whole_and_in_order() {
+    let s = TestServer::start(&["--no-rate-limits", "--write-delay-ms", "20"]).await;
+    let (alice, bob) = (s.user("alice").await, s.user("bob").await);
+    let (mut a, mut b) = (s.connect_user(&alice, None).await, s.connect_user(&bob, None).await);
+    let texts: Vec<String> = (0..50).map(|i| format!("burst {i}")).collect();
+    for text in &texts {
+        a.emit(events::CHAT_MESSAGE, json!(text)).await;
+    }
+    let lone = b.send("alone").await;
+    for client in [&mut a, &mut b] {
+        let mut got = Vec::new();
+        while got.len() < texts.len() + 1 {
+            got.push(client.next_message().await);
+        }
+        let burst: Vec<&str> =
+            got.iter().filter(|m| m.username == alice.username).map(|m| m.message.as_str()).collect();
+        assert_eq!(burst, texts, "the burst, whole and in order");
+        assert!(got.iter().any(|m| m.id == lone), "the lone message");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_sent_right_after_the_connect_answer_is_handled() {
     // socket.io-client flushes what was emitted while connecting as soon as CONNECT arrives.

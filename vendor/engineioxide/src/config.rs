@@ -71,6 +71,12 @@ pub struct EngineIoConfig {
     /// but will consume more memory.
     pub ws_read_buffer_size: usize,
 
+    /// PATCH (chat): how long a websocket writer waits, once a packet is queued, for more to
+    /// join the same write. Zero (the default): it writes as soon as it runs. A few
+    /// milliseconds turn one write per packet into one per burst under load, for that much
+    /// more latency (Centrifugo's `write_delay`).
+    pub ws_write_delay: Duration,
+
     /// The maximum size of an incoming message
     ///
     /// The default value is 64 MiB which should be reasonably big for all normal use-cases but small enough
@@ -99,6 +105,7 @@ impl Default for EngineIoConfig {
             max_buffer_size: 128,
             max_payload: 1e5 as u64, // 100kb
             ws_read_buffer_size: 4096,
+            ws_write_delay: Duration::ZERO,
             ws_max_message_size: 64 << 20,
             ws_max_frame_size: 16 << 20,
             transports: TransportType::Polling as u8 | TransportType::Websocket as u8,
@@ -217,6 +224,12 @@ impl EngineIoConfigBuilder {
     /// but will consume more memory.
     pub fn ws_read_buffer_size(mut self, ws_read_buffer_size: usize) -> Self {
         self.config.ws_read_buffer_size = ws_read_buffer_size;
+        self
+    }
+
+    /// PATCH (chat): see [`EngineIoConfig::ws_write_delay`].
+    pub fn ws_write_delay(mut self, ws_write_delay: Duration) -> Self {
+        self.config.ws_write_delay = ws_write_delay;
         self
     }
 

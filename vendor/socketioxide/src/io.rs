@@ -227,6 +227,14 @@ impl<A: Adapter> SocketIoBuilder<A> {
         self
     }
 
+    /// PATCH (chat): how long a websocket writer waits, once a packet is queued, for more to
+    /// join the same write (engineioxide's `ws_write_delay`; zero by default).
+    #[inline]
+    pub fn ws_write_delay(mut self, ws_write_delay: Duration) -> Self {
+        self.engine_config_builder = self.engine_config_builder.ws_write_delay(ws_write_delay);
+        self
+    }
+
     /// The maximum size of an incoming message
     ///
     /// The default value is 64 MiB which should be reasonably big for all normal use-cases but small enough

@@ -125,7 +125,12 @@ where
     let close_frame = Arc::new(OnceLock::new());
 
     // Pipe between websocket and internal socket channel.
-    tokio::spawn(forward_to_socket::<H, S>(socket.clone(), tx, close_frame.clone()));
+    tokio::spawn(forward_to_socket::<H, S>(
+        socket.clone(),
+        tx,
+        close_frame.clone(),
+        engine.config.ws_write_delay,
+    ));
 
     // pipe between internal socket channel and websocket
     match forward_to_handler(&engine, rx, &socket)
@@ -299,6 +304,7 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
     socket: Arc<Socket<H::Data>>,
     mut tx: SplitSink<WebSocketStream<S>, Message>,
     close_frame: Arc<OnceLock<CloseFrame>>,
+    write_delay: std::time::Duration,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -360,6 +366,10 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
                     Some(packets) => {
                         for item in packets {
                             map_fn!(item);
+                        }
+                        // PATCH (chat): with a write delay, let more packets join this write.
+                        if !write_delay.is_zero() {
+                            tokio::time::sleep(write_delay).await;
                         }
                         while let Ok(packets) = buffered_rx.try_recv() {
                             for item in packets {
@@ -581,7 +591,7 @@ mod tests {
         let (tx, _rx) = server.split();
 
         let polling = socket.internal_rx.lock().await;
-        let writer = tokio::spawn(forward_to_socket::<StubHandler, _>(socket.clone(), tx, Default::default()));
+        let writer = tokio::spawn(forward_to_socket::<StubHandler, _>(socket.clone(), tx, Default::default(), Default::default()));
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!writer.is_finished(), "the writer should wait for the lock");
 
@@ -602,7 +612,7 @@ mod tests {
         let (tx, _rx) = server.split();
 
         let _polling = socket.internal_rx.lock().await;
-        let writer = tokio::spawn(forward_to_socket::<StubHandler, _>(socket.clone(), tx, Default::default()));
+        let writer = tokio::spawn(forward_to_socket::<StubHandler, _>(socket.clone(), tx, Default::default(), Default::default()));
         tokio::time::sleep(Duration::from_millis(20)).await;
 
         socket.cancellation_token.cancel();
