@@ -7,6 +7,9 @@
 #   bench/compare.sh                 everything (about 10 minutes on 2 cores)
 #   bench/compare.sh quick           the message loads only (websocket and long-polling)
 #
+# The websocket message loads also run on chat-server with `--write-delay-ms 5` (name
+# chat-server-wd5): a write waits 5 ms for more packets, for less CPU per delivery.
+#
 # Reports (JSON per load and server), the sweep SVG and the servers' logs go to
 # target/bench/<time>/; the table is printed and written there as compare.md.
 set -euo pipefail
@@ -27,13 +30,14 @@ trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 
 # start_server NAME: starts it on a free port; sets URL and PID.
 start_server() {
-    local name="$1" log="$out/$1.log"
+    local name="$1" log="$out/$1.log" extra=()
     case "$name" in
-        chat-server)
+        chat-server*)
             local data
             data="$(mktemp -d)"
+            [[ "$name" == chat-server-wd5 ]] && extra=(--write-delay-ms 5)
             JWT_SECRET="$secret" target/release/chat-server --host 127.0.0.1 --port 0 --data-dir "$data" \
-                --no-rate-limits 2>"$log" &
+                --no-rate-limits "${extra[@]}" 2>"$log" &
             ;;
         node)
             JWT_SECRET="$secret" PORT=0 node bench/node-baseline/server.mjs 2>"$log" &
@@ -83,7 +87,9 @@ loads=(
 )
 for entry in "${loads[@]}"; do
     load="${entry%%:*}"
-    for name in chat-server node; do
+    servers=(chat-server node)
+    [[ "$load" == *polling ]] || servers+=(chat-server-wd5)
+    for name in "${servers[@]}"; do
         # shellcheck disable=SC2086 # the arguments are meant to split
         measure "${load//\//-}" "$name" ${entry#*:} --users 50
     done
@@ -123,6 +129,10 @@ fi
         [[ -f "$out/$load.chat-server.json" ]] || continue
         "$bench" compare "${header[@]}" --load "${names[$load]}" "$out/$load.chat-server.json" "$out/$load.node.json"
         header=()
+    done
+    for load in 200-10-50ms 1000-50-20ms 1000-10-10ms; do
+        [[ -f "$out/$load.chat-server-wd5.json" ]] || continue
+        "$bench" compare --load "${names[$load]}, write delay 5 ms" "$out/$load.chat-server-wd5.json" "$out/$load.node.json"
     done
     if [[ -f "$out/replay.chat-server.txt" ]]; then
         echo
