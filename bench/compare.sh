@@ -4,7 +4,7 @@
 # this machine, and prints each measurement for both with their ratio. Absolute numbers only
 # compare within one run; the ratios are what the README quotes.
 #
-#   bench/compare.sh                 everything (about 10 minutes on 2 cores)
+#   bench/compare.sh                 everything (about 15 minutes on 2 cores)
 #   bench/compare.sh quick           the message loads only (websocket and long-polling)
 #
 # The websocket message loads also run on chat-server with `--write-delay-ms 5` (name
