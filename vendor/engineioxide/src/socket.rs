@@ -110,7 +110,6 @@ impl From<&Error> for Option<DisconnectReason> {
         match err {
             WsTransport(_) => Some(DisconnectReason::TransportError),
             BadPacket(_) | PacketParse(_) => Some(DisconnectReason::PacketParsingError),
-            HeartbeatTimeout => Some(DisconnectReason::HeartbeatTimeout),
             _ => None,
         }
     }
