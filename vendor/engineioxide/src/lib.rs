@@ -25,4 +25,5 @@ mod body;
 mod engine;
 mod errors;
 mod heartbeat;
+mod queue;
 mod transport;

@@ -28,7 +28,7 @@ use engineioxide_core::{Packet, ProtocolVersion, Sid, Str, TransportType};
 
 use crate::{
     DisconnectReason, Socket, body::ResponseBody, config::EngineIoConfig, engine::EngineIo,
-    errors::Error, handler::EngineIoHandler, socket::InternalRx, transport::make_open_packet,
+    errors::Error, handler::EngineIoHandler, queue::Batch, transport::make_open_packet,
 };
 
 /// Create a response for websocket upgrade
@@ -310,7 +310,7 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
 {
     // A polling request that was in progress during the upgrade may still hold the lock.
     let lock = socket.internal_rx.lock();
-    let Some(mut internal_rx) = lock
+    let Some(_internal_rx) = lock
         .with_cancellation_token(&socket.cancellation_token)
         .await
     else {
@@ -318,11 +318,6 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
         tracing::debug!(sid = %socket.id, "session closed before starting the ws writer");
         return;
     };
-    let InternalRx {
-        buffered_rx,
-        volatile_rx,
-        ..
-    } = &mut *internal_rx;
 
     // map a packet to a websocket message
     // It is declared as a macro rather than a closure to avoid ownership issues
@@ -357,59 +352,38 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
             };
         }
 
-    // Forward buffered packets until the channel is closed or the session is cancelled.
+    // Forward queued packets until the queue is closed or the session is cancelled.
+    // PATCH (chat): the queue hands over everything it holds at once (see `crate::queue`).
     loop {
         tokio::select! {
             biased;
-            items = buffered_rx.recv() => {
-                match items {
-                    Some(packets) => {
-                        for item in packets {
-                            map_fn!(item);
-                        }
-                        // PATCH (chat): with a write delay, let more packets join this write.
-                        if !write_delay.is_zero() {
-                            tokio::time::sleep(write_delay).await;
-                        }
-                        while let Ok(packets) = buffered_rx.try_recv() {
-                            for item in packets {
-                                map_fn!(item);
-                            }
-                        }
-                        // PATCH (chat): let the broadcasts already running on this worker queue
-                        // their packets too before the write, so one write carries them all, and
-                        // again while each turn brings more (at most YIELDS): deliveries per
-                        // CPU-second at 1000 clients / 10 rooms / 10 ms +49% over one turn, and
-                        // one turn +37% over none (chat-bench); at light load the cost, a poll or
-                        // two more per wake-up, is within the noise.
-                        for _ in 0..YIELDS {
-                            tokio::task::yield_now().await;
-                            let mut more = false;
-                            while let Ok(packets) = buffered_rx.try_recv() {
-                                more = true;
-                                for item in packets {
-                                    map_fn!(item);
-                                }
-                            }
-                            if !more {
-                                break;
-                            }
-                        }
-                    }
-                    None => break
+            batch = socket.queue.take() => {
+                let Some(batch) = batch else { break };
+                for item in batch.into_packets().flatten() {
+                    map_fn!(item);
                 }
-            }
-            _ = socket.cancellation_token.cancelled() => break,
-            Ok(()) = volatile_rx.changed() => {
-                let val = volatile_rx.borrow_and_update().clone();
-                if let Some(packets) = val {
-                    #[cfg(feature = "tracing")]
-                    tracing::debug!(sid = ?socket.id, "ws volatile flush: {} packets", packets.len());
-                    for item in packets {
+                // PATCH (chat): with a write delay, let more packets join this write.
+                if !write_delay.is_zero() {
+                    tokio::time::sleep(write_delay).await;
+                    for item in socket.queue.try_take().into_iter().flat_map(Batch::into_packets).flatten() {
                         map_fn!(item);
                     }
                 }
-            },
+                // PATCH (chat): let the broadcasts already running on this worker queue
+                // their packets too before the write, so one write carries them all, and
+                // again while each turn brings more (at most YIELDS): deliveries per
+                // CPU-second at 1000 clients / 10 rooms / 10 ms +49% over one turn, and
+                // one turn +37% over none (chat-bench); at light load the cost, a poll or
+                // two more per wake-up, is within the noise.
+                for _ in 0..YIELDS {
+                    tokio::task::yield_now().await;
+                    let Some(batch) = socket.queue.try_take() else { break };
+                    for item in batch.into_packets().flatten() {
+                        map_fn!(item);
+                    }
+                }
+            }
+            _ = socket.cancellation_token.cancelled() => break,
         }
 
         #[cfg(feature = "tracing")]
@@ -484,11 +458,10 @@ where
     socket.start_upgrade();
 
     // We send a last Noop request to close a potential waiting polling request.
-    socket
-        .internal_tx
-        .send(smallvec![Packet::Noop])
-        .await
-        .map_err(|_| Error::Upgrade)?;
+    // PATCH (chat): above the queue's capacity if need be (was: waiting for room).
+    if !socket.queue.force_send(smallvec![Packet::Noop]) {
+        return Err(Error::Upgrade);
+    }
 
     // wait for any current polling connection to finish by waiting for the socket to be unlocked
     // All other polling connection will be immediately closed with a NOOP packet.
