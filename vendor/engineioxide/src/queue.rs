@@ -30,7 +30,16 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
+    /// Adds the packets of a later batch (its volatile packet, if any, replaces ours).
+    pub fn append(&mut self, mut later: Batch) {
+        self.packets.append(&mut later.packets);
+        if later.volatile.is_some() {
+            self.volatile = later.volatile;
+        }
+    }
+
     /// The packets in the order they go out.
+    #[cfg(any(test, feature = "__test_harness"))]
     pub fn into_packets(self) -> impl Iterator<Item = PacketBuf> {
         self.packets.into_iter().chain(self.volatile)
     }
