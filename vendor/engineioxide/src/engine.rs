@@ -136,6 +136,8 @@ impl<H: EngineIoHandler> EngineIo<H> {
         // transports (the ws `forward_to_socket` task and pending polling requests) will release
         // the `internal_rx` lock as soon as they observe the cancellation.
         socket.cancellation_token.cancel();
+        // PATCH (chat): the websocket writer waits on the queue alone (see `SendQueue::take`).
+        socket.queue.stop_consumer();
 
         let handler = self.handler.clone();
         tokio::spawn(async move {

@@ -52,6 +52,8 @@ struct State {
     reserved: usize,
     volatile: Option<PacketBuf>,
     closed: bool,
+    /// The session is closing: [`SendQueue::take`] stops once the queue is drained.
+    stopping: bool,
 }
 
 impl State {
@@ -188,8 +190,9 @@ impl SendQueue {
         })
     }
 
-    /// Waits for packets and takes everything queued; `None` once the queue is closed and empty.
-    /// For the one consumer (see the module's doc).
+    /// Waits for packets and takes everything queued; `None` once the queue is empty and closed
+    /// or stopping (see [`SendQueue::stop_consumer`]). For the one consumer (see the module's
+    /// doc).
     pub async fn take(&self) -> Option<Batch> {
         std::future::poll_fn(|cx| {
             let mut state = self.lock();
@@ -199,7 +202,7 @@ impl SendQueue {
                     volatile: state.volatile.take(),
                 }));
             }
-            if state.closed {
+            if state.closed || state.stopping {
                 return Poll::Ready(None);
             }
             // Registered under the lock: a producer that pushes after our look wakes this.
@@ -228,6 +231,14 @@ impl SendQueue {
         }
         self.rx_waker.register(cx.waker());
         Poll::Pending
+    }
+
+    /// Tells the consumer waiting in [`SendQueue::take`] to stop once it has taken what is
+    /// queued: the session is closing. The writer's own wait on the session's cancellation
+    /// token cost a waiter registered and removed on every wake-up (~1.5% of server CPU).
+    pub fn stop_consumer(&self) {
+        self.lock().stopping = true;
+        self.rx_waker.wake();
     }
 
     /// Closes the queue: sends fail from now on, what is queued can still be taken.
@@ -347,6 +358,17 @@ mod tests {
         queue.close();
         assert_eq!(consumer.await.unwrap(), ["a", "b"]);
         tokio::time::timeout(Duration::from_secs(1), closed).await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_stopped_consumer_drains_the_queue_first() {
+        let queue = SendQueue::new(4);
+        queue.try_send(msg("a")).unwrap();
+        queue.stop_consumer();
+        assert_eq!(texts(queue.take().await.unwrap()), ["a"]);
+        let end = tokio::time::timeout(Duration::from_secs(1), queue.take()).await;
+        assert!(end.unwrap().is_none());
+        assert!(!queue.is_closed(), "stopping the consumer does not refuse sends");
     }
 
     #[tokio::test]

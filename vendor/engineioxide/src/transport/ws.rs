@@ -363,17 +363,10 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
         return;
     };
 
-    // Forward queued packets until the queue is closed or the session is cancelled.
-    // PATCH (chat): the queue hands over everything it holds at once (see `crate::queue`).
-    loop {
-        let mut batch = tokio::select! {
-            biased;
-            batch = socket.queue.take() => match batch {
-                Some(batch) => batch,
-                None => break,
-            },
-            _ = socket.cancellation_token.cancelled() => break,
-        };
+    // Forward queued packets until the queue is closed or the session is closing.
+    // PATCH (chat): the queue hands over everything it holds at once, and ends when the engine
+    // closes the session (see `crate::queue`).
+    while let Some(mut batch) = socket.queue.take().await {
         // PATCH (chat): with a write delay, let more packets join this write.
         if !write_delay.is_zero() {
             Box::pin(tokio::time::sleep(write_delay)).await;
