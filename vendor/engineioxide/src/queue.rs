@@ -64,6 +64,17 @@ impl State {
     fn has_room(&self, capacity: usize) -> bool {
         self.packets.len() + self.reserved < capacity
     }
+
+    /// Everything queued, leaving the queue empty and unallocated; `None` if nothing is.
+    fn take_batch(&mut self) -> Option<Batch> {
+        if self.is_empty() {
+            return None;
+        }
+        Some(Batch {
+            packets: std::mem::take(&mut self.packets),
+            volatile: self.volatile.take(),
+        })
+    }
 }
 
 /// A bounded queue of packets for one socket; see the module's doc.
@@ -180,14 +191,7 @@ impl SendQueue {
 
     /// Takes everything queued; `None` if nothing is.
     pub fn try_take(&self) -> Option<Batch> {
-        let mut state = self.lock();
-        if state.is_empty() {
-            return None;
-        }
-        Some(Batch {
-            packets: std::mem::take(&mut state.packets),
-            volatile: state.volatile.take(),
-        })
+        self.lock().take_batch()
     }
 
     /// Waits for packets and takes everything queued; `None` once the queue is empty and closed
@@ -196,11 +200,8 @@ impl SendQueue {
     pub async fn take(&self) -> Option<Batch> {
         std::future::poll_fn(|cx| {
             let mut state = self.lock();
-            if !state.is_empty() {
-                return Poll::Ready(Some(Batch {
-                    packets: std::mem::take(&mut state.packets),
-                    volatile: state.volatile.take(),
-                }));
+            if let Some(batch) = state.take_batch() {
+                return Poll::Ready(Some(batch));
             }
             if state.closed || state.stopping {
                 return Poll::Ready(None);
