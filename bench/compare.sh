@@ -46,7 +46,7 @@ start_server() {
     PID=$!
     pids+=("$PID")
     for _ in $(seq 100); do
-        URL="$(grep -o 'listening on http://[0-9.:]*' "$log" | cut -d' ' -f3 || true)"
+        URL="$(grep -oE 'listening on http://[0-9.]+:[0-9]+( |$)' "$log" | cut -d' ' -f3 || true)"
         [[ -n "$URL" ]] && return 0
         sleep 0.1
     done

@@ -2,6 +2,7 @@
 // helpers, users, and waiting for events with a timeout.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { after } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -14,9 +15,19 @@ export const WAIT_MS = 5000;
 /** The password of every user `newUser` makes. */
 export const PASSWORD = 'interop-password';
 
+/** Every server process a test file started and has not seen exit. */
+const running = new Set();
+// A test that fails before its own `stop()` must not leave a server whose stderr pipe keeps this
+// test file's process, and so the whole run, waiting forever.
+after(() => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /** Starts `command args` and resolves with `{base, stop}` once it prints `listening on URL`. */
 export function startProcess(command, args, { cleanup = () => {}, env = {} } = {}) {
   const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  running.add(child);
+  child.on('exit', () => running.delete(child));
   const stop = () => {
     child.kill('SIGTERM');
     cleanup();
@@ -26,7 +37,8 @@ export function startProcess(command, args, { cleanup = () => {}, env = {} } = {
     let seen = '';
     child.stderr.on('data', (chunk) => {
       seen += chunk;
-      const m = seen.match(/listening on (http:\/\/[\d.:]+)/);
+      // Only a whole line: a pipe read may end inside the address.
+      const m = seen.match(/listening on (http:\/\/[\d.]+:\d+)[^\n]*\n/);
       if (m) {
         clearTimeout(timer);
         resolve({ base: m[1], stop });

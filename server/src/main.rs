@@ -1,5 +1,6 @@
 //! `chat-server`: parse the configuration, bind, serve until SIGINT or SIGTERM.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -32,7 +33,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     };
     survive_file_size_limit().context("cannot handle SIGXFSZ")?;
     let server = chat_server::Server::open(config).await?;
-    eprintln!("chat-server listening on http://{addr} (store: {store})");
+    // One write(2): stderr is unbuffered, and `eprintln!` writes each formatted piece apart, so a
+    // reader of the pipe could see `http://127.0.0.1:` before the port arrives.
+    let ready = format!("chat-server listening on http://{addr} (store: {store})\n");
+    std::io::stderr().write_all(ready.as_bytes())?;
     server.serve(listener, shutdown_signal()).await?;
     Ok(())
 }
