@@ -159,6 +159,9 @@ test('development mode: all sockets on login, then sockets, rooms and events liv
     assert.equal(mine.nsp, '/');
     assert.ok(mine.rooms.includes('public'), JSON.stringify(mine.rooms));
     assert.equal(mine.handshake.headers.authorization, undefined);
+    // The client's own headers stay; those only the websocket upgrade needed are not kept.
+    assert.ok(mine.handshake.headers.host, JSON.stringify(mine.handshake.headers));
+    assert.equal(mine.handshake.headers['sec-websocket-key'], undefined);
 
     // Default transports: long-polling first, then the upgrade, which the dashboard is told of.
     late = connect(development.base, { auth: { token: user.token } });
