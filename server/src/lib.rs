@@ -160,6 +160,7 @@ impl Server {
         let config = state.config.clone();
         let builder = SocketIo::builder()
             .with_state(state.clone())
+            .req_path(shared::api::SOCKET_IO_PATH)
             .max_buffer_size(config.socket_buffer)
             .ping_interval(Duration::from_millis(config.ping_interval_ms))
             .ping_timeout(Duration::from_millis(config.ping_timeout_ms))
@@ -234,7 +235,7 @@ impl Serving {
         let app = http::router(state.clone()).layer(
             ServiceBuilder::new()
                 .layer(cors(&config.cors_origins))
-                .map_request(move |request| proxies.tag(http::owned_head(request)))
+                .map_request(move |request| http::owned_head(proxies.tag(request)))
                 .layer(socket_layer),
         );
 

@@ -8,6 +8,9 @@ pub const SIGNUP_PATH: &str = "/api/v1/user/signup";
 pub const LOGIN_PATH: &str = "/api/v1/user/login";
 /// `GET {USERS_PATH}/{id}` → [`UserResponse`].
 pub const USERS_PATH: &str = "/api/v1/users";
+/// Where Socket.IO's (Engine.IO's) requests go: socket.io's default `path`, the one
+/// unmodified clients use (`/socket.io/?EIO=4&transport=…`).
+pub const SOCKET_IO_PATH: &str = "/socket.io";
 /// Liveness: 200 [`Health`] while the process serves, whatever its store and adapter say.
 pub const HEALTH_PATH: &str = "/healthz";
 /// Prometheus metrics (text format), on the main port unless the server was given a

@@ -38,8 +38,21 @@ const API_TIMEOUT: Duration = Duration::from_secs(30);
 /// of its 16 KiB connection read buffer, axum's `OriginalUri` extension clones that URI, and
 /// engineioxide keeps a Socket.IO request's head for the socket's whole life: so every socket
 /// kept the whole buffer (a valgrind massif profile of 1000 idle sockets: 16 KiB of each
-/// socket's ~44 KiB of heap). The copies cost a few hundred bytes, once.
+/// socket's ~44 KiB of heap). The copies cost a few hundred bytes, once. Of a Socket.IO
+/// request's extensions only [`ClientAddr`] and hyper's upgrade (which engineioxide takes)
+/// stay: the socket needs no other, and axum's routing adds four (~0.4 KiB per idle socket,
+/// massif).
 pub fn owned_head(mut request: Request) -> Request {
+    if is_socket_io(request.uri().path()) {
+        let old = std::mem::take(request.extensions_mut());
+        let kept = request.extensions_mut();
+        if let Some(addr) = old.get::<ClientAddr>() {
+            kept.insert(*addr);
+        }
+        if let Some(upgrade) = old.get::<hyper::upgrade::OnUpgrade>() {
+            kept.insert(upgrade.clone());
+        }
+    }
     for value in request.headers_mut().values_mut() {
         if let Ok(mut copy) = header::HeaderValue::from_bytes(value.as_bytes()) {
             copy.set_sensitive(value.is_sensitive());
@@ -53,6 +66,11 @@ pub fn owned_head(mut request: Request) -> Request {
         *request.uri_mut() = uri;
     }
     request
+}
+
+/// Whether `path` is Socket.IO's ([`api::SOCKET_IO_PATH`] and below, as engineioxide matches it).
+fn is_socket_io(path: &str) -> bool {
+    path.strip_prefix(api::SOCKET_IO_PATH).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// All routes, with the body limit, the per-address request rate and a timeout applied to the
@@ -194,6 +212,27 @@ mod tests {
             let body = axum::body::to_bytes(response.into_body(), 1024).await.expect("body");
             let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
             assert_eq!(body, serde_json::json!({"error": errors::INTERNAL}));
+        }
+    }
+
+    #[test]
+    fn a_socket_io_request_keeps_only_its_client_address() {
+        let addr = ClientAddr("192.0.2.7".parse().expect("ip"));
+        let request = |path: &str| {
+            let mut request = Request::new(axum::body::Body::empty());
+            *request.uri_mut() = path.parse().expect("uri");
+            request.extensions_mut().insert(addr);
+            request.extensions_mut().insert(OriginalUri(path.parse().expect("uri")));
+            request
+        };
+        for path in ["/socket.io/?EIO=4&transport=websocket", "/socket.io"] {
+            let kept = owned_head(request(path));
+            assert_eq!(kept.extensions().len(), 1, "{path}");
+            assert_eq!(kept.extensions().get::<ClientAddr>().map(|a| a.0), Some(addr.0));
+            assert_eq!(kept.uri(), path);
+        }
+        for path in ["/socket.iox/", "/api/v1/users/1"] {
+            assert_eq!(owned_head(request(path)).extensions().len(), 2, "{path}");
         }
     }
 }

@@ -283,7 +283,7 @@ where
 /// PATCH (chat): the request head a websocket session keeps for its whole life (socketioxide's
 /// `req_parts`), without the headers only the upgrade needed and in a map of its own size:
 /// hyper's map is sized for parsing (with the upgrade's headers, ~0.6 KiB of a ~9 KiB idle
-/// socket, valgrind massif).
+/// socket, valgrind massif), nor hyper's upgrade handle.
 fn kept_head(mut parts: Parts) -> Parts {
     use http::header::{
         CONNECTION, HeaderMap, SEC_WEBSOCKET_EXTENSIONS, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION,
@@ -307,6 +307,8 @@ fn kept_head(mut parts: Parts) -> Parts {
         }
     }
     parts.headers = headers;
+    // Taken by the upgrade already; the clone here would keep its shared state.
+    parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
     parts
 }
 
