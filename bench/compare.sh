@@ -7,8 +7,9 @@
 #   bench/compare.sh                 everything (about 15 minutes on 2 cores)
 #   bench/compare.sh quick           the message loads only (websocket and long-polling)
 #
-# The websocket message loads also run on chat-server with `--write-delay-ms 5` (name
-# chat-server-wd5): a write waits 5 ms for more packets, for less CPU per delivery.
+# The websocket message loads also run on chat-server with `--write-delay-ms 0` (name
+# chat-server-wd0): every packet written at once, without the default 5 ms between two writes
+# to one socket, to show what that delay buys and costs.
 #
 # Reports (JSON per load and server), the sweep SVG and the servers' logs go to
 # target/bench/<time>/; the table is printed and written there as compare.md.
@@ -35,7 +36,7 @@ start_server() {
         chat-server*)
             local data
             data="$(mktemp -d)"
-            [[ "$name" == chat-server-wd5 ]] && extra=(--write-delay-ms 5)
+            [[ "$name" == chat-server-wd0 ]] && extra=(--write-delay-ms 0)
             JWT_SECRET="$secret" target/release/chat-server --host 127.0.0.1 --port 0 --data-dir "$data" \
                 --no-rate-limits "${extra[@]}" 2>"$log" &
             ;;
@@ -88,7 +89,7 @@ loads=(
 for entry in "${loads[@]}"; do
     load="${entry%%:*}"
     servers=(chat-server node)
-    [[ "$load" == *polling ]] || servers+=(chat-server-wd5)
+    [[ "$load" == *polling ]] || servers+=(chat-server-wd0)
     for name in "${servers[@]}"; do
         # shellcheck disable=SC2086 # the arguments are meant to split
         measure "${load//\//-}" "$name" ${entry#*:} --users 50
@@ -131,8 +132,8 @@ fi
         header=()
     done
     for load in 200-10-50ms 1000-50-20ms 1000-10-10ms; do
-        [[ -f "$out/$load.chat-server-wd5.json" ]] || continue
-        "$bench" compare --load "${names[$load]}, write delay 5 ms" "$out/$load.chat-server-wd5.json" "$out/$load.node.json"
+        [[ -f "$out/$load.chat-server-wd0.json" ]] || continue
+        "$bench" compare --load "${names[$load]}, no write delay" "$out/$load.chat-server-wd0.json" "$out/$load.node.json"
     done
     if [[ -f "$out/replay.chat-server.txt" ]]; then
         echo

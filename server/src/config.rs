@@ -94,11 +94,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(50..=3_600_000))]
     pub ping_timeout_ms: u64,
 
-    /// Milliseconds a websocket connection's writer waits, once a packet is queued for it,
-    /// for more to join the same write (Centrifugo's `write_delay`). 0 (the default): each
-    /// wake-up writes at once. A few milliseconds make one write carry several messages in a
-    /// busy room, for far less CPU per delivered message, at that much more latency.
-    #[arg(long, env = "CHAT_WRITE_DELAY_MS", default_value_t = 0,
+    /// Least milliseconds between two writes to one websocket connection. A packet that
+    /// comes after a quiet spell is written at once; one that follows a write closely waits
+    /// out the rest of this delay, and what is queued meanwhile joins the same write. A busy
+    /// socket then writes a burst at a time, for far less CPU per delivered message, at most
+    /// this much later; a quiet one loses no time. 0: every wake-up writes at once.
+    #[arg(long, env = "CHAT_WRITE_DELAY_MS", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(0..=1_000))]
     pub write_delay_ms: u64,
 

@@ -195,6 +195,31 @@ async fn with_a_write_delay_bursts_arrive_whole_and_in_order() {
     }
 }
 
+/// The write delay holds back only a write that closely follows another: a message after a
+/// quiet spell goes out at once, the next one right behind it waits out the rest of the delay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_write_delay_holds_back_only_a_write_right_behind_another() {
+    let delay = Duration::from_millis(1000);
+    let s = TestServer::start(&["--no-rate-limits", "--write-delay-ms", "1000"]).await;
+    let (alice, bob) = (s.user("alice").await, s.user("bob").await);
+    let mut b = s.connect_user(&bob, None).await;
+    let a = s.connect_user(&alice, None).await;
+    // Bob's last write (alice's join notice and presence) is more than a delay behind.
+    while b.next_event(events::CHAT_PRESENCE, WAIT).await["username"] != alice.username.as_str() {}
+    sleep(delay + Duration::from_millis(200)).await;
+
+    let asked = Instant::now();
+    a.emit(events::CHAT_MESSAGE, json!("after a quiet spell")).await;
+    assert_eq!(b.next_message().await.message, "after a quiet spell");
+    let first = Instant::now();
+    assert!(first - asked < delay / 2, "a quiet socket's write waited {:?}", first - asked);
+
+    a.emit(events::CHAT_MESSAGE, json!("right behind")).await;
+    assert_eq!(b.next_message().await.message, "right behind");
+    // Seen from the client, less what one hop can take off the measured gap.
+    assert!(first.elapsed() > delay * 2 / 3, "the next write came {:?} after", first.elapsed());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_sent_right_after_the_connect_answer_is_handled() {
     // socket.io-client flushes what was emitted while connecting as soon as CONNECT arrives.

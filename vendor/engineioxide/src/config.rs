@@ -71,10 +71,11 @@ pub struct EngineIoConfig {
     /// but will consume more memory.
     pub ws_read_buffer_size: usize,
 
-    /// PATCH (chat): how long a websocket writer waits, once a packet is queued, for more to
-    /// join the same write. Zero (the default): it writes as soon as it runs. A few
-    /// milliseconds turn one write per packet into one per burst under load, for that much
-    /// more latency (Centrifugo's `write_delay`).
+    /// PATCH (chat): the least time between two writes of a websocket. A packet queued after
+    /// a quiet spell is written at once; one that follows a write closely waits out the rest
+    /// of this delay, with what is queued meanwhile. Zero (the default): every wake-up writes
+    /// at once. A few milliseconds turn one write per packet into one per burst under load,
+    /// at most that much later, and cost nothing to a socket that is not busy.
     pub ws_write_delay: Duration,
 
     /// The maximum size of an incoming message

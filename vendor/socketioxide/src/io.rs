@@ -227,8 +227,8 @@ impl<A: Adapter> SocketIoBuilder<A> {
         self
     }
 
-    /// PATCH (chat): how long a websocket writer waits, once a packet is queued, for more to
-    /// join the same write (engineioxide's `ws_write_delay`; zero by default).
+    /// PATCH (chat): the least time between two writes of a websocket, so that a busy one
+    /// writes a burst at a time (engineioxide's `ws_write_delay`; zero by default).
     #[inline]
     pub fn ws_write_delay(mut self, ws_write_delay: Duration) -> Self {
         self.engine_config_builder = self.engine_config_builder.ws_write_delay(ws_write_delay);

@@ -13,7 +13,10 @@ use futures_util::{
 };
 use http::{HeaderValue, Request, Response, StatusCode, request::Parts};
 use smallvec::smallvec;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    time::Instant,
+};
 use tokio_tungstenite::{
     WebSocketStream,
     tungstenite::{
@@ -404,15 +407,21 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
     // Forward queued packets until the queue is closed or the session is closing.
     // PATCH (chat): the queue hands over everything it holds at once, and ends when the engine
     // closes the session (see `crate::queue`).
+    // PATCH (chat): with a write delay, when the last write ended (see `gather`).
+    let mut last_write = None;
     while let Some(batch) = socket.queue.take().await {
         // PATCH (chat): the batch lives in `gather`'s future, then in `write_batch`'s: held
         // here across their awaits it took room of its own in this future (696 -> 608 bytes).
-        let batch = gather(&socket, batch, write_delay).await;
+        let next_write = last_write.map(|at: Instant| at + write_delay);
+        let batch = gather(&socket, batch, next_write).await;
         write_batch(&mut tx, batch, socket.protocol).await;
 
         #[cfg(feature = "tracing")]
         tracing::trace!(sid = %socket.id, "ws flush");
         tx.flush().await.ok();
+        if !write_delay.is_zero() {
+            last_write = Some(Instant::now());
+        }
     }
 
     #[cfg(feature = "tracing")]
@@ -427,14 +436,18 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
 }
 
 /// PATCH (chat): `batch` and the packets that join it before the write.
+///
+/// `next_write`: the earliest time this write may start (the last write's end plus the write
+/// delay). A packet that comes after a quiet spell goes out at once; one that follows a write
+/// closely waits for the rest of the delay, and what is queued meanwhile joins it, so a socket
+/// under load writes at most once per delay and one that is not loses no time.
 async fn gather<D: Default + Send + Sync + 'static>(
     socket: &Socket<D>,
     mut batch: Batch,
-    write_delay: std::time::Duration,
+    next_write: Option<Instant>,
 ) -> Batch {
-    // With a write delay, let more packets join this write.
-    if !write_delay.is_zero() {
-        Box::pin(tokio::time::sleep(write_delay)).await;
+    if let Some(at) = next_write.filter(|at| *at > Instant::now()) {
+        Box::pin(tokio::time::sleep_until(at)).await;
         if let Some(more) = socket.queue.try_take() {
             batch.append(more);
         }
