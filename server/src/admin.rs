@@ -36,7 +36,7 @@ use socketioxide::{
 };
 use socketioxide_core::adapter::DefinedAdapter;
 
-use crate::{socket::SID_ROOM_PREFIX, state::AppState};
+use crate::state::AppState;
 
 /// How often every node sends its `server_stats`.
 pub const STATS_EVERY: Duration = Duration::from_secs(2);
@@ -328,11 +328,12 @@ pub fn now() -> Value {
     Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
-/// A room the dashboard names: a socket id means that socket (its `sid:` room here).
-fn target(filter: &str) -> String {
+/// What a dashboard filter selects: a socket id means that socket (on any node), anything else
+/// a room.
+fn narrow<A: Adapter>(ops: BroadcastOperators<A>, filter: &str) -> BroadcastOperators<A> {
     match filter.parse::<Sid>() {
-        Ok(_) => format!("{SID_ROOM_PREFIX}{filter}"),
-        Err(_) => filter.to_owned(),
+        Ok(sid) => ops.to_socket(sid),
+        Err(_) => ops.within(filter.to_owned()),
     }
 }
 
@@ -347,7 +348,7 @@ async fn operate<A: Adapter>(io: &SocketIo<A>, operation: &str, args: Vec<Value>
         "emit" => {
             let ev = text(2).ok_or("no event name")?;
             let ops = match text(1) {
-                Some(filter) => ops.to(target(&filter)),
+                Some(filter) => narrow(ops, &filter),
                 None => ops,
             };
             emit_args(ops, &ev, &args[3.min(args.len())..]).await.map_err(|e| e.to_string())
@@ -355,7 +356,7 @@ async fn operate<A: Adapter>(io: &SocketIo<A>, operation: &str, args: Vec<Value>
         "join" | "leave" => {
             let room = text(1).ok_or("no room")?;
             let ops = match text(2) {
-                Some(filter) => ops.within(target(&filter)),
+                Some(filter) => narrow(ops, &filter),
                 None => ops,
             };
             let done = if operation == "join" { ops.join(room).await } else { ops.leave(room).await };
@@ -363,7 +364,7 @@ async fn operate<A: Adapter>(io: &SocketIo<A>, operation: &str, args: Vec<Value>
         }
         "_disconnect" => {
             let ops = match text(2) {
-                Some(filter) => ops.within(target(&filter)),
+                Some(filter) => narrow(ops, &filter),
                 None => ops,
             };
             ops.disconnect().await.map_err(|e| e.to_string())

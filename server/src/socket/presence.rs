@@ -20,7 +20,7 @@ use socketioxide::{SocketIo, adapter::Adapter};
 use tokio_util::task::TaskTracker;
 
 use super::{
-    SID_ROOM_PREFIX, USER_ROOM_PREFIX, chat_rooms,
+    USER_ROOM_PREFIX, chat_rooms,
     event::{Answer, ClientEvent, Cx, FromArgs},
     history,
 };
@@ -110,7 +110,7 @@ impl TypingThrottle {
 /// Two sockets of one user joining one room at the same instant may see each other and send
 /// no event; `chat.members` is always exact.
 pub fn joined<A: Adapter>(cx: &Cx<A>, room: &str) {
-    let others = cx.io.to(format!("{USER_ROOM_PREFIX}{}", cx.session.user_id)).except(sid_room(cx));
+    let others = cx.socket.to(format!("{USER_ROOM_PREFIX}{}", cx.session.user_id));
     let (io, room, username) = (cx.io.clone(), room.to_owned(), cx.session.username.clone());
     cx.state.tasks.spawn(async move {
         if !in_room(&others.rooms().await, &room) {
@@ -142,10 +142,6 @@ pub fn left<A: Adapter>(
             announce(&io, room, &username, false).await;
         }
     });
-}
-
-fn sid_room<A: Adapter>(cx: &Cx<A>) -> String {
-    format!("{SID_ROOM_PREFIX}{}", cx.socket.id)
 }
 
 /// Whether `room` is among `rooms`. An adapter that fails answers `false`: a repeated

@@ -1,15 +1,16 @@
-//! `user.info (socketId)`: who is behind a socket id, answered through the adapter's room
-//! index (see the module docs of [`super`]) rather than this node's socket table.
+//! `user.info (socketId)`: who is behind a socket id, answered through the adapter (the rooms
+//! of that one socket, on whichever node it is; see the module docs of [`super`]) rather than
+//! this node's socket table.
 
 use serde_json::Value;
 use shared::{
     errors, events,
     payload::{UserInfo, UserSummary},
 };
-use socketioxide::{SocketIo, adapter::Adapter};
+use socketioxide::{SocketIo, adapter::Adapter, socket::Sid};
 
 use super::{
-    SID_ROOM_PREFIX, USER_ROOM_PREFIX,
+    USER_ROOM_PREFIX,
     event::{Acked, Answer, ClientEvent, Cx, FromArgs},
     is_chat_room,
 };
@@ -65,11 +66,10 @@ async fn lookup<A: Adapter>(
     state: &AppState,
     sid: &str,
 ) -> Result<Option<UserInfo>, LookupError> {
-    let rooms = io
-        .within(format!("{SID_ROOM_PREFIX}{sid}"))
-        .rooms()
-        .await
-        .map_err(|e| LookupError::Adapter(e.to_string()))?;
+    // No socket has an id that does not parse.
+    let Ok(id) = sid.parse::<Sid>() else { return Ok(None) };
+    let rooms =
+        io.broadcast().to_socket(id).rooms().await.map_err(|e| LookupError::Adapter(e.to_string()))?;
     let Some(user_id) = rooms.iter().find_map(|r| r.strip_prefix(USER_ROOM_PREFIX)) else {
         return Ok(None);
     };

@@ -253,6 +253,20 @@ impl<A: Adapter> BroadcastOperators<A> {
         self.opts.add_flag(BroadcastFlags::Volatile);
         self
     }
+
+    /// PATCH (chat): narrows these operators to the one socket `sid`, on whichever node it is
+    /// connected (the adapter asks the others when it is not here): `rooms()` gives its
+    /// rooms, and `emit`, `join`, `leave` and `disconnect` act on it alone. Replaces the rooms
+    /// and exceptions chosen so far; keeps `local` and `volatile`. Node's socket.io puts every
+    /// socket in a room named by its id for this, which costs a room per socket.
+    pub fn to_socket(mut self, sid: Sid) -> Self {
+        let kept = [BroadcastFlags::Local, BroadcastFlags::Volatile].map(|f| (f, self.opts.has_flag(f)));
+        self.opts = BroadcastOptions::new(sid);
+        for (flag, _) in kept.into_iter().filter(|(_, had)| *had) {
+            self.opts.add_flag(flag);
+        }
+        self
+    }
 }
 
 // ==== impl BroadcastOperators consume fns ====
