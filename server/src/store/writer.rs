@@ -9,12 +9,22 @@ use std::sync::Arc;
 use tokio::{
     sync::{mpsc, oneshot},
     task::JoinHandle,
+    time::{Duration, Instant},
 };
 
 use super::{Message, Store, StoreError};
 
 /// Most messages written in one call; bounds the latency of the first message in a batch.
 const MAX_BATCH: usize = 512;
+
+/// Least time between two writes (group commit). A message after a quiet spell is written at
+/// once; one that comes right behind a write waits out the rest, and what arrives meanwhile
+/// joins its batch. Under a steady load that is one transaction (and one hand-off to the
+/// store's thread and back) per interval instead of one per message or two. On one node only
+/// the acks wait for it (the broadcast has gone out); on several, broadcasts wait for the
+/// store, so for this too. 200 clients / 10 rooms / 50 ms (4 000 messages/s, chat-bench):
+/// 162 000 -> 256 000 deliveries per server CPU-second, same delivery latency.
+const COMMIT_INTERVAL: Duration = Duration::from_millis(5);
 
 /// Resolves once the message is stored (`Ok`) or its batch failed.
 pub type Stored = oneshot::Receiver<Result<(), StoreError>>;
@@ -61,7 +71,15 @@ impl MessageWriter {
 
 async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Command>) {
     let mut commands = Vec::with_capacity(MAX_BATCH);
+    let mut last_write: Option<Instant> = None;
     while rx.recv_many(&mut commands, MAX_BATCH).await > 0 {
+        if let Some(at) = last_write.map(|t| t + COMMIT_INTERVAL).filter(|at| *at > Instant::now()) {
+            tokio::time::sleep_until(at).await;
+            while commands.len() < MAX_BATCH {
+                let Ok(command) = rx.try_recv() else { break };
+                commands.push(command);
+            }
+        }
         let mut batch = Vec::with_capacity(commands.len());
         let mut waiting = Vec::with_capacity(commands.len());
         let mut flushes = Vec::new();
@@ -90,5 +108,6 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Command>) {
         for done in flushes {
             let _ = done.send(());
         }
+        last_write = Some(Instant::now());
     }
 }
