@@ -63,8 +63,9 @@ pub struct Session<A: Adapter> {
     pub home_room: String,
     /// The handshake's `auth.after`: the last message the client has from the home room.
     resume_after: Option<String>,
-    /// Connection state recovery (`None` when it is off).
-    recovery: Option<recovery::Recovery>,
+    /// Connection state recovery (`None` when it is off). Boxed: a session lives as long as
+    /// its socket, and most servers run without recovery.
+    recovery: Option<Box<recovery::Recovery>>,
     /// When this socket's `chat.typing` last went to each room.
     typing: presence::TypingThrottle,
     pub addr: Option<IpAddr>,
@@ -95,7 +96,7 @@ impl<A: Adapter> Session<A> {
             username: user.username,
             home_room,
             resume_after,
-            recovery,
+            recovery: recovery.map(Box::new),
             typing: presence::TypingThrottle::default(),
             addr,
             limiter: message_limiter(state),

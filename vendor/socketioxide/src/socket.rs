@@ -310,13 +310,14 @@ pub struct Socket<A: Adapter = LocalAdapter> {
     /// [`Socket::hold_broadcasts`]; one atomic load is all a broadcast costs otherwise.
     gated: AtomicBool,
     /// PATCH (chat): the held packets and the filter.
-    gate: Mutex<BroadcastGate>,
+    gate: Mutex<Option<Box<BroadcastGate>>>,
     /// PATCH (chat): the private session id sent with the CONNECT packet, see
     /// [`Socket::set_recovery_pid`].
     pub(crate) recovery_pid: std::sync::OnceLock<String>,
 }
 
 /// PATCH (chat): what [`Socket::hold_broadcasts`] and [`Socket::release_broadcasts`] keep.
+/// Boxed in the socket, and only while in use: most sockets never need one (~70 bytes).
 #[derive(Default)]
 struct BroadcastGate {
     /// The broadcast packets held back, in arrival order.
@@ -373,7 +374,7 @@ impl<A: Adapter> Socket<A> {
             ack_counter: AtomicI64::new(0),
             connected: AtomicBool::new(false),
             gated: AtomicBool::new(false),
-            gate: Mutex::new(BroadcastGate::default()),
+            gate: Mutex::new(None),
             recovery_pid: std::sync::OnceLock::new(),
             parser,
             id: sid,
@@ -811,24 +812,30 @@ impl<A: Adapter> Socket<A> {
         // PATCH (chat): broadcasts are the only packets sent through `send_raw`.
         let mut tap = None;
         if self.gated.load(Ordering::Acquire) {
-            let mut gate = self.gate.lock().unwrap();
-            if let Some(held) = gate.held.as_mut() {
-                held.push(value);
-                return Ok(());
-            }
-            if let Some((filter, until)) = gate.filter.as_mut() {
-                if std::time::Instant::now() < *until {
-                    if !filter(packet_text(&value)) {
-                        return Ok(());
-                    }
-                } else {
-                    gate.filter = None;
-                    if gate.tap.is_none() {
-                        self.gated.store(false, Ordering::Release);
+            let mut guard = self.gate.lock().unwrap();
+            if let Some(gate) = guard.as_mut() {
+                if let Some(held) = gate.held.as_mut() {
+                    held.push(value);
+                    return Ok(());
+                }
+                if let Some((filter, until)) = gate.filter.as_mut() {
+                    if std::time::Instant::now() < *until {
+                        if !filter(packet_text(&value)) {
+                            return Ok(());
+                        }
+                    } else {
+                        gate.filter = None;
+                        if gate.tap.is_none() {
+                            self.gated.store(false, Ordering::Release);
+                        }
                     }
                 }
+                tap = gate.tap.clone();
+                if gate.held.is_none() && gate.filter.is_none() && tap.is_none() {
+                    // Nothing left to gate: free it (it comes back with the next hold).
+                    *guard = None;
+                }
             }
-            tap = gate.tap.clone();
         }
         let permit = self.reserve()?;
         if let (Some(tap), Some(args)) = (tap, encoded_event_args(&value)) {
@@ -844,7 +851,7 @@ impl<A: Adapter> Socket<A> {
     /// binary packets), as Node's `socket.onAnyOutgoing` does. The Socket.IO Admin UI's
     /// development mode shows them as `event_sent`. `tap` runs on the sending task: keep it short.
     pub fn tap_outgoing(&self, tap: impl Fn(&str) + Send + Sync + 'static) {
-        self.gate.lock().unwrap().tap = Some(Arc::new(tap));
+        self.gate.lock().unwrap().get_or_insert_default().tap = Some(Arc::new(tap));
         self.gated.store(true, Ordering::Release);
     }
 
@@ -858,7 +865,7 @@ impl<A: Adapter> Socket<A> {
     fn tap_packet(&self, packet: &Packet) {
         if self.gated.load(Ordering::Acquire)
             && let PacketData::Event(Value::Str(args, _), _) = &packet.inner
-            && let Some(tap) = self.gate.lock().unwrap().tap.clone()
+            && let Some(tap) = self.gate.lock().unwrap().as_ref().and_then(|gate| gate.tap.clone())
         {
             tap(args.as_str());
         }
@@ -871,7 +878,7 @@ impl<A: Adapter> Socket<A> {
     /// reach the socket meanwhile wait, and those already in the history can be dropped.
     pub fn hold_broadcasts(&self) {
         let mut gate = self.gate.lock().unwrap();
-        gate.held.get_or_insert_with(Vec::new);
+        gate.get_or_insert_default().held.get_or_insert_with(Vec::new);
         self.gated.store(true, Ordering::Release);
     }
 
@@ -889,7 +896,8 @@ impl<A: Adapter> Socket<A> {
         mut keep: impl FnMut(Option<&str>) -> bool + Send + 'static,
         filter_for: Duration,
     ) -> Result<(), SocketError> {
-        let mut gate = self.gate.lock().unwrap();
+        let mut guard = self.gate.lock().unwrap();
+        let gate = guard.get_or_insert_default();
         let mut result = Ok(());
         for value in gate.held.take().unwrap_or_default() {
             if result.is_ok() && keep(packet_text(&value)) {
