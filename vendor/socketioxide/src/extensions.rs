@@ -2,7 +2,7 @@
 //!
 //! It is heavily inspired by the [`http::Extensions`] type from the `http` crate.
 //!
-//! The main difference is that the inner [`HashMap`] is wrapped with an [`RwLock`]
+//! The main difference is that the inner map (a list, see `AnyMap`) is wrapped with an [`RwLock`]
 //! to allow concurrent access. Moreover, any value extracted from the map is cloned before being returned.
 //!
 //! This is necessary because [`Extensions`] are shared between all the threads that handle the same socket.
@@ -10,41 +10,17 @@
 //! You can use the [`Extension`](crate::extract::Extension) or
 //! [`MaybeExtension`](crate::extract::MaybeExtension) extractor to extract an extension of the given type.
 
-use std::collections::HashMap;
+use std::any::{Any, TypeId};
 use std::fmt;
 use std::sync::RwLock;
-use std::{
-    any::{Any, TypeId},
-    hash::{BuildHasherDefault, Hasher},
-};
 
 /// TypeMap value
 type AnyVal = Box<dyn Any + Send + Sync>;
 
-/// The [`AnyHashMap`] is a [`HashMap`] that uses `TypeId` as keys and `Any` as values.
-type AnyHashMap = RwLock<HashMap<TypeId, AnyVal, BuildHasherDefault<IdHasher>>>;
-
-// With TypeIds as keys, there's no need to hash them. They are already hashes
-// themselves, coming from the compiler. The IdHasher just holds the u64 of
-// the TypeId, and then returns it, instead of doing any bit fiddling.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, _: &[u8]) {
-        unreachable!("TypeId calls write_u64");
-    }
-
-    #[inline]
-    fn write_u64(&mut self, id: u64) {
-        self.0 = id;
-    }
-}
+/// PATCH (chat): a list of `(TypeId, value)` pairs instead of a `HashMap`. A socket holds one
+/// or two extensions, and a map's smallest table (four buckets and their control bytes, 148
+/// bytes) outweighed them for every socket; a lookup over one or two `TypeId`s is as quick.
+type AnyMap = RwLock<Vec<(TypeId, AnyVal)>>;
 
 /// A type map of protocol extensions.
 ///
@@ -59,7 +35,7 @@ impl Hasher for IdHasher {
 #[derive(Default)]
 pub struct Extensions {
     /// The underlying map
-    map: AnyHashMap,
+    map: AnyMap,
 }
 
 impl Extensions {
@@ -67,7 +43,7 @@ impl Extensions {
     #[inline]
     pub fn new() -> Extensions {
         Extensions {
-            map: AnyHashMap::default(),
+            map: AnyMap::default(),
         }
     }
 
@@ -88,11 +64,16 @@ impl Extensions {
     /// assert_eq!(ext.insert(9i32), Some(5i32));
     /// ```
     pub fn insert<T: Send + Sync + Clone + 'static>(&self, val: T) -> Option<T> {
-        self.map
-            .write()
-            .unwrap()
-            .insert(TypeId::of::<T>(), Box::new(val))
-            .and_then(|v| v.downcast().ok().map(|boxed| *boxed))
+        let mut map = self.map.write().unwrap();
+        let id = TypeId::of::<T>();
+        if let Some((_, old)) = map.iter_mut().find(|(key, _)| *key == id) {
+            let old = std::mem::replace(old, Box::new(val));
+            return old.downcast().ok().map(|boxed| *boxed);
+        }
+        // Exactly one more slot: `push` alone would make room for four.
+        map.reserve_exact(1);
+        map.push((id, Box::new(val)));
+        None
     }
 
     /// Get a cloned value of a type previously inserted in the `Extensions`.
@@ -108,11 +89,13 @@ impl Extensions {
     /// assert_eq!(ext.get::<i32>().unwrap(), 5i32);
     /// ```
     pub fn get<T: Send + Sync + Clone + 'static>(&self) -> Option<T> {
+        let id = TypeId::of::<T>();
         self.map
             .read()
             .unwrap()
-            .get(&TypeId::of::<T>())
-            .and_then(|v| v.downcast_ref::<T>())
+            .iter()
+            .find(|(key, _)| *key == id)
+            .and_then(|(_, v)| v.downcast_ref::<T>())
             .cloned()
     }
 
@@ -130,11 +113,10 @@ impl Extensions {
     /// assert!(ext.get::<i32>().is_none());
     /// ```
     pub fn remove<T: Send + Sync + 'static>(&self) -> Option<T> {
-        self.map
-            .write()
-            .unwrap()
-            .remove(&TypeId::of::<T>())
-            .and_then(|v| v.downcast().ok().map(|boxed| *boxed))
+        let id = TypeId::of::<T>();
+        let mut map = self.map.write().unwrap();
+        let at = map.iter().position(|(key, _)| *key == id)?;
+        map.swap_remove(at).1.downcast().ok().map(|boxed| *boxed)
     }
 
     /// Clear the `Extensions` of all inserted extensions.
