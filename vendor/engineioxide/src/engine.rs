@@ -135,7 +135,7 @@ impl<H: EngineIoHandler> EngineIo<H> {
         // Notify every transport task listening on this token to stop. Cancellation-aware
         // transports (the ws `forward_to_socket` task and pending polling requests) will release
         // the `internal_rx` lock as soon as they observe the cancellation.
-        socket.cancellation_token.cancel();
+        socket.cancellation.cancel();
         // PATCH (chat): the websocket writer waits on the queue alone (see `SendQueue::take`).
         socket.queue.stop_consumer();
 

@@ -78,7 +78,73 @@ use tokio::time::Instant;
 use tokio::sync::{Mutex, Notify, mpsc::error::TrySendError};
 
 pub use engineioxide_core::Sid;
-use tokio_util::sync::CancellationToken;
+
+/// PATCH (chat): a session's cancellation, kept inside its socket. tokio-util's
+/// `CancellationToken` is a tree node allocated on its own (112 bytes per socket, valgrind
+/// massif) for parent and child tokens this crate never makes.
+#[derive(Debug, Default)]
+pub(crate) struct Cancellation {
+    cancelled: AtomicBool,
+    notify: Notify,
+}
+
+impl Cancellation {
+    /// Cancels: every [`Cancellation::run`] in progress or to come ends with `None`.
+    pub(crate) fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Release);
+        self.notify.notify_waiters();
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+
+    /// `future`'s output, or `None` once cancelled, as tokio-util's `with_cancellation_token`:
+    /// `None` at once if cancelled already, and the output when both come together.
+    pub(crate) fn run<F: std::future::Future>(&self, future: F) -> Run<'_, F> {
+        Run {
+            cancellation: self,
+            cancelled_before: self.is_cancelled(),
+            notified: self.notify.notified(),
+            future,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// PATCH (chat): [`Cancellation::run`]'s future. A type of its own, as an async fn would
+    /// hold `future` twice (its argument and the pinned local), and this future lives as long
+    /// as the socket's reader.
+    pub(crate) struct Run<'a, F> {
+        cancellation: &'a Cancellation,
+        cancelled_before: bool,
+        #[pin]
+        notified: tokio::sync::futures::Notified<'a>,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: std::future::Future> std::future::Future for Run<'_, F> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        use std::task::Poll;
+        let mut this = self.project();
+        if *this.cancelled_before {
+            return Poll::Ready(None);
+        }
+        if let Poll::Ready(output) = this.future.poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        // Registered before the flag is read: a `cancel` after the read wakes this.
+        this.notified.as_mut().enable();
+        if this.cancellation.is_cancelled() {
+            return Poll::Ready(None);
+        }
+        this.notified.poll(cx).map(|()| None)
+    }
+}
 
 /// A [`DisconnectReason`] represents the reason why a [`Socket`] was closed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,7 +262,7 @@ where
     /// * In case of polling transport it will be locked and released for each request
     /// * In case of websocket transport it will always be locked until the connection is closed
     ///
-    /// Closing behavior is driven by the [`Socket::cancellation_token`].
+    /// Closing behavior is driven by the [`Socket::cancellation`].
     ///
     /// The channel is made of a [`SmallVec`] of [`Packet`]s so that adjacent packets can be sent atomically.
     pub(crate) internal_rx: Mutex<InternalRx>,
@@ -210,8 +276,9 @@ where
     /// (was: a task and a channel per socket, see [`crate::heartbeat`]).
     heartbeat: std::sync::Mutex<Heartbeat>,
 
-    /// A cancellation token that will be triggered when the socket is being closed.
-    pub(crate) cancellation_token: CancellationToken,
+    /// Triggered when the socket is being closed. PATCH (chat): a [`Cancellation`] inside the
+    /// socket (was: tokio-util's `CancellationToken`).
+    pub(crate) cancellation: Cancellation,
 
     /// Function to call when the socket is closed
     close_fn: Box<dyn Fn(Sid, DisconnectReason) + Send + Sync>,
@@ -251,7 +318,7 @@ where
             queue: SendQueue::new(config.max_buffer_size),
 
             heartbeat: Default::default(),
-            cancellation_token: CancellationToken::new(),
+            cancellation: Cancellation::default(),
 
             close_fn,
 
@@ -466,7 +533,7 @@ impl<D: Default + Send + Sync + 'static> std::fmt::Debug for Socket<D> {
             .field("internal_rx", &self.internal_rx)
             .field("queue", &self.queue)
             .field("heartbeat", &self.heartbeat)
-            .field("cancellation_token", &self.cancellation_token)
+            .field("cancellation", &self.cancellation)
             .field("req_data", &self.req_parts)
             .finish()
     }
@@ -522,7 +589,7 @@ where
             queue: SendQueue::new(buffer_size),
 
             heartbeat: Default::default(),
-            cancellation_token: CancellationToken::new(),
+            cancellation: Cancellation::default(),
             close_fn,
 
             data: D::default(),

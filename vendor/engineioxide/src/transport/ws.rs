@@ -26,7 +26,6 @@ use tokio_tungstenite::{
         protocol::{CloseFrame, Role, WebSocketConfig, frame::coding::CloseCode},
     },
 };
-use tokio_util::future::FutureExt as _;
 
 use engineioxide_core::{Packet, ProtocolVersion, Sid, Str, TransportType};
 
@@ -178,10 +177,7 @@ async fn read_ws<H: EngineIoHandler, S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     // pipe between internal socket channel and websocket
-    match forward_to_handler(&engine, rx, &socket)
-        .with_cancellation_token(&socket.cancellation_token)
-        .await
-    {
+    match socket.cancellation.run(forward_to_handler(&engine, rx, &socket)).await {
         Some(Err(ref e)) => {
             let reason =
                 Option::<DisconnectReason>::from(e).unwrap_or(DisconnectReason::TransportError);
@@ -253,10 +249,8 @@ where
                 let mut ws = ws_init().await;
 
                 let upgrade_fut = upgrade_handshake::<H, S>(&socket, &mut ws);
-                match tokio::time::timeout(engine.config.upgrade_timeout, upgrade_fut)
-                    .with_cancellation_token(&socket.cancellation_token)
-                    .await
-                {
+                let upgrade = tokio::time::timeout(engine.config.upgrade_timeout, upgrade_fut);
+                match socket.cancellation.run(upgrade).await {
                     Some(Ok(res)) => res?,
                     Some(Err(_)) => {
                         #[cfg(feature = "tracing")]
@@ -392,12 +386,7 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     // A polling request that was in progress during the upgrade may still hold the lock.
-    let lock = Box::pin(
-        socket
-            .internal_rx
-            .lock()
-            .with_cancellation_token_owned(socket.cancellation_token.clone()),
-    );
+    let lock = Box::pin(socket.cancellation.run(socket.internal_rx.lock()));
     let Some(_internal_rx) = lock.await else {
         #[cfg(feature = "tracing")]
         tracing::debug!(sid = %socket.id, "session closed before starting the ws writer");
@@ -742,7 +731,7 @@ mod tests {
         let writer = tokio::spawn(forward_to_socket::<StubHandler, _>(socket.clone(), tx, Default::default(), Default::default()));
         tokio::time::sleep(Duration::from_millis(20)).await;
 
-        socket.cancellation_token.cancel();
+        socket.cancellation.cancel();
         tokio::time::timeout(TIMEOUT, writer)
             .await
             .expect("the writer should stop")
