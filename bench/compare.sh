@@ -9,7 +9,10 @@
 #
 # The websocket message loads also run on chat-server with `--write-delay-ms 0` (name
 # chat-server-wd0): every packet written at once, without the default 5 ms between two writes
-# to one socket, to show what that delay buys and costs.
+# to one socket, to show what that delay buys and costs. The idle loads also run with
+# `--no-join-notices` (name chat-server-nj): without chapter 15's join notice, which the Node
+# baseline (the seeds' protocol) does not send and which costs each connect one delivery per
+# member of its room.
 #
 # Reports (JSON per load and server), the sweep SVG and the servers' logs go to
 # target/bench/<time>/; the table is printed and written there as compare.md.
@@ -37,6 +40,7 @@ start_server() {
             local data
             data="$(mktemp -d)"
             [[ "$name" == chat-server-wd0 ]] && extra=(--write-delay-ms 0)
+            [[ "$name" == chat-server-nj ]] && extra=(--no-join-notices)
             JWT_SECRET="$secret" target/release/chat-server --host 127.0.0.1 --port 0 --data-dir "$data" \
                 --no-rate-limits "${extra[@]}" 2>"$log" &
             ;;
@@ -98,7 +102,7 @@ done
 
 if [[ "$mode" == full ]]; then
     for n in 5000 10000; do
-        for name in chat-server node; do
+        for name in chat-server chat-server-nj node; do
             measure "idle-$n" "$name" --clients "$n" --rooms 50 --messages 0 --users 50 --hold-secs 3
         done
     done
@@ -134,6 +138,10 @@ fi
     for load in 200-10-50ms 1000-50-20ms 1000-10-10ms; do
         [[ -f "$out/$load.chat-server-wd0.json" ]] || continue
         "$bench" compare --load "${names[$load]}, no write delay" "$out/$load.chat-server-wd0.json" "$out/$load.node.json"
+    done
+    for load in idle-5000 idle-10000; do
+        [[ -f "$out/$load.chat-server-nj.json" ]] || continue
+        "$bench" compare --load "${names[$load]}, no join notices" "$out/$load.chat-server-nj.json" "$out/$load.node.json"
     done
     if [[ -f "$out/replay.chat-server.txt" ]]; then
         echo

@@ -103,6 +103,14 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(0..=1_000))]
     pub write_delay_ms: u64,
 
+    /// Do not tell a room each time someone enters it (chapter 15's `User "alice" joined room
+    /// "dev"` system line, sent to every socket in the room). Each join then costs one delivery
+    /// instead of one per member: in big rooms, and when many clients reconnect at once after a
+    /// restart, the notices are most of the work and flood every screen. `chat.presence` (a
+    /// person's first socket in a room) is still sent; the book's client just shows no line.
+    #[arg(long, env = "CHAT_NO_JOIN_NOTICES", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_join_notices: bool,
+
     /// Messages replayed on connect and on `chat.join`.
     #[arg(long, env = "CHAT_HISTORY", default_value_t = shared::defaults::HISTORY_LEN)]
     pub history: usize,

@@ -86,8 +86,8 @@ impl ClientEvent for Leave {
 
 /// Joins `room`, replays its history to the socket as `resume` says, then tells the room (the
 /// socket included) that the user joined, as chapter 15's backend does (not for a recovered
-/// session, which never left as far as its client knows), and with `chat.presence` if it is
-/// the user's first socket there.
+/// session, which never left as far as its client knows, nor under `--no-join-notices`), and
+/// with `chat.presence` if it is the user's first socket there.
 ///
 /// A history that cannot be read does not stop the join: the client gets an `error` event and
 /// live messages from then on.
@@ -96,7 +96,7 @@ pub async fn enter<A: Adapter>(cx: &Cx<A>, room: &str, resume: Resume<'_>) {
         tracing::warn!(sid = %cx.socket.id, room, "history replay failed: {e}");
         send_error(&cx.socket, errors::SERVICE_UNAVAILABLE);
     }
-    if !matches!(resume, Resume::Recovered(_)) {
+    if !matches!(resume, Resume::Recovered(_)) && !cx.state.config.no_join_notices {
         let sent = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let notice = SystemMessage::joined(&cx.session.username, room, sent);
         history::broadcast(&cx.io, events::CHAT_MESSAGE, &[room.to_owned()], &notice).await;

@@ -51,6 +51,7 @@ on_both_stores!(
     history_is_replayed_on_join_with_the_default_length,
     replay_and_live_have_no_gap_and_no_duplicate_while_the_room_is_busy,
     join_notices_follow_the_replay_reach_the_whole_room_and_are_never_stored,
+    without_join_notices_a_join_reaches_the_room_as_presence_alone,
 );
 
 /// A server on the store chosen by `store` with the test's own `flags`.
@@ -320,5 +321,32 @@ async fn join_notices_follow_the_replay_reach_the_whole_room_and_are_never_store
     assert_eq!(next_line(&mut c).await.expect("the stored message").id, id);
     assert_joined(next_line(&mut c).await, &carol.username, "hall");
     c.expect_no_event(events::CHAT_MESSAGE, QUIET).await;
+    s.stop().await;
+}
+
+/// `--no-join-notices`: no system line on any join, while the joiner still gets its replay and
+/// the room still gets `chat.presence`.
+async fn without_join_notices_a_join_reaches_the_room_as_presence_alone(store: &[&str]) {
+    let s = start(store, &["--no-rate-limits", "--no-join-notices"]).await;
+    let (alice, bob) = (s.user("alice").await, s.user("bob").await);
+    let mut a = s.connect_user(&alice, Some("hall")).await;
+    let id = a.send("before bob").await;
+    // The first line Alice gets is her own message: no notice of her own join came before it.
+    assert_eq!(next_line(&mut a).await.expect("the live message, no notice").id, id);
+
+    let mut b = s.connect_user(&bob, Some("hall")).await;
+    assert_eq!(next_line(&mut b).await.expect("the replay").id, id);
+    // Alice's own arrival, then Bob's.
+    for user in [&alice, &bob] {
+        let came = a.next_event(events::CHAT_PRESENCE, WAIT).await;
+        assert_eq!(
+            (came["username"].as_str(), came["joined"].as_bool()),
+            (Some(user.username.as_str()), Some(true))
+        );
+    }
+    b.emit(events::CHAT_JOIN, json!("side")).await;
+    assert_eq!(join(&a, "side").await, room_done("side"));
+    a.expect_no_event(NOTICE, QUIET).await;
+    b.expect_no_event(NOTICE, QUIET).await;
     s.stop().await;
 }
