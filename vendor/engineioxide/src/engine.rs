@@ -99,7 +99,11 @@ impl<H: EngineIoHandler> EngineIo<H> {
             .read()
             .unwrap()
             .values()
-            .filter(|socket| !socket.check_heartbeat(now, interval, timeout))
+            .filter(|socket| {
+                // PATCH (chat): the same timer tells idle websocket writers to let go of their task.
+                socket.queue.tick();
+                !socket.check_heartbeat(now, interval, timeout)
+            })
             .cloned()
             .collect();
         // Closing takes the map's write lock: only after the read lock is released.

@@ -25,5 +25,6 @@ mod body;
 mod engine;
 mod errors;
 mod heartbeat;
+mod on_demand;
 mod queue;
 mod transport;

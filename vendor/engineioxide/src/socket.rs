@@ -86,17 +86,28 @@ pub use engineioxide_core::Sid;
 pub(crate) struct Cancellation {
     cancelled: AtomicBool,
     notify: Notify,
+    /// The websocket reader while it has no task (see `crate::on_demand`), which cannot wait
+    /// on `notify`.
+    waker: futures_util::task::AtomicWaker,
 }
 
 impl Cancellation {
-    /// Cancels: every [`Cancellation::run`] in progress or to come ends with `None`.
+    /// Cancels: every [`Cancellation::run`] in progress or to come ends with `None`, and the
+    /// waker last [registered](Cancellation::register) is woken.
     pub(crate) fn cancel(&self) {
         self.cancelled.store(true, Ordering::Release);
         self.notify.notify_waiters();
+        self.waker.wake();
     }
 
-    fn is_cancelled(&self) -> bool {
+    pub(crate) fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::Acquire)
+    }
+
+    /// Wakes `waker` on cancellation (it replaces the one registered before). Read
+    /// [`Cancellation::is_cancelled`] after registering: a cancellation before it woke nothing.
+    pub(crate) fn register(&self, waker: &std::task::Waker) {
+        self.waker.register(waker);
     }
 
     /// `future`'s output, or `None` once cancelled, as tokio-util's `with_cancellation_token`:

@@ -4,10 +4,14 @@
 //! Other functions are used internally to handle the websocket connection through tasks and channels
 //! and to handle upgrade from polling to ws
 
-use std::sync::{Arc, OnceLock};
+use std::{
+    ops::ControlFlow,
+    sync::{Arc, Mutex, OnceLock},
+    task::{Context, Poll, Wake, Waker},
+};
 
 use futures_util::{
-    FutureExt as _, SinkExt, StreamExt, TryStreamExt,
+    FutureExt as _, SinkExt, StreamExt,
     future::Either,
     stream::{SplitSink, SplitStream},
 };
@@ -31,7 +35,9 @@ use engineioxide_core::{Packet, ProtocolVersion, Sid, Str, TransportType};
 
 use crate::{
     DisconnectReason, Socket, body::ResponseBody, config::EngineIoConfig, engine::EngineIo,
-    errors::Error, handler::EngineIoHandler, queue::Batch, transport::make_open_packet,
+    errors::Error, handler::EngineIoHandler, on_demand::OnDemand,
+    queue::{Batch, More},
+    transport::make_open_packet,
 };
 
 /// Create a response for websocket upgrade
@@ -86,11 +92,10 @@ pub fn new_req<R: Send + 'static, B, H: EngineIoHandler>(
         };
         open_session(&opening, conn, protocol, sid, parts).await.map(Some)
     });
+    // PATCH (chat): the task that opened the session reads its first burst, then each half
+    // has a task only while it has work (see `crate::on_demand`).
     tokio::spawn(open.then(move |opened| match opened {
-        Ok(Some((socket, ws))) => {
-            let (rx, close_frame) = start_writer(&engine, &socket, ws);
-            Either::Left(read_ws(engine, socket, rx, close_frame))
-        }
+        Ok(Some((socket, ws))) => Either::Left(start_halves(engine, socket, ws).read()),
         Ok(None) => Either::Right(std::future::ready(())),
         Err(e) => {
             open_failed(&engine, sid, e);
@@ -105,7 +110,9 @@ pub fn new_req<R: Send + 'static, B, H: EngineIoHandler>(
 ///
 /// Sends an open packet if it is not an upgrade from a polling request
 ///
-/// Read packets from the websocket and handle them, it will block until the connection is closed
+/// PATCH (chat): resolves once the session is open and its first burst read (was: once the
+/// connection closed); from then on the session's halves run in tasks of their own while they
+/// have work (see `crate::on_demand`).
 #[cfg_attr(
     feature = "tracing",
     tracing::instrument(level = "trace", name = "init_websocket", skip(engine, conn, req_data))
@@ -122,33 +129,31 @@ where
 {
     // PATCH (chat): boxed, see `open_session`.
     let (socket, ws) = Box::pin(open_session(&engine, conn, protocol, sid, req_data)).await?;
-    let (rx, close_frame) = start_writer(&engine, &socket, ws);
-    read_ws(engine, socket, rx, close_frame).await;
+    start_halves(engine, socket, ws).read().await;
     Ok(())
 }
 
-/// PATCH (chat): splits the websocket and spawns the task that writes to it; returns the
-/// reading half and the close frame the reader may set for the writer to send.
-fn start_writer<H: EngineIoHandler, S>(
-    engine: &Arc<EngineIo<H>>,
-    socket: &Arc<Socket<H::Data>>,
+/// PATCH (chat): splits the websocket of an open session, starts its writer and returns its
+/// reader, for the caller to run its first turn.
+fn start_halves<H: EngineIoHandler, S>(
+    engine: Arc<EngineIo<H>>,
+    socket: Arc<Socket<H::Data>>,
     ws: WebSocketStream<S>,
-) -> (SplitStream<WebSocketStream<S>>, Arc<OnceLock<CloseFrame>>)
+) -> Arc<WsReader<H, S>>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (tx, rx) = ws.split();
     // PATCH (chat): the close frame the writer sends when the reader gives up on the client.
     let close_frame = Arc::new(OnceLock::new());
-
-    // Pipe between websocket and internal socket channel.
-    tokio::spawn(forward_to_socket::<H, S>(
-        socket.clone(),
-        tx,
-        close_frame.clone(),
-        engine.config.ws_write_delay,
-    ));
-    (rx, close_frame)
+    WsWriter::start(socket.clone(), tx, close_frame.clone(), engine.config.ws_write_delay);
+    Arc::new(WsReader {
+        engine,
+        socket,
+        rx: Mutex::new(Some(rx)),
+        close_frame,
+        run: OnDemand::running(),
+    })
 }
 
 /// PATCH (chat): the websocket of session `sid` (`None`: a new session) could not be opened.
@@ -165,60 +170,143 @@ fn open_failed<H: EngineIoHandler>(engine: &EngineIo<H>, sid: Option<Sid>, e: Er
     }
 }
 
-/// Reads from the websocket until it closes, then closes the session (the rest of
-/// [`on_init`] once the session is open). PATCH (chat): a function of its own with small
-/// arguments, as it lives as long as the socket.
-async fn read_ws<H: EngineIoHandler, S>(
+/// PATCH (chat): the reading half of a websocket session, which has a task only while there
+/// is something to read (see `crate::on_demand`): its waker, registered with the socket's I/O
+/// and the session's cancellation, spawns one.
+struct WsReader<H: EngineIoHandler, S> {
     engine: Arc<EngineIo<H>>,
     socket: Arc<Socket<H::Data>>,
-    rx: SplitStream<WebSocketStream<S>>,
+    /// `None` once the reader is done.
+    rx: Mutex<Option<SplitStream<WebSocketStream<S>>>>,
     close_frame: Arc<OnceLock<CloseFrame>>,
-) where
+    run: OnDemand,
+}
+
+/// What a turn of the reader ended with.
+enum ReadTurn {
+    /// Nothing left to read: the task ends, the waker is registered.
+    Parked,
+    /// Woken meanwhile (or out of tokio's budget): look again after letting others run.
+    Again,
+    /// The reader is done: the stream ended (`Some(Ok)`) or failed, or the session was
+    /// cancelled (`None`).
+    Done(Option<Result<(), Error>>),
+}
+
+impl<H: EngineIoHandler, S> Wake for WsReader<H, S>
+where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    // pipe between internal socket channel and websocket
-    match socket.cancellation.run(forward_to_handler(&engine, rx, &socket)).await {
-        Some(Err(ref e)) => {
-            let reason =
-                Option::<DisconnectReason>::from(e).unwrap_or(DisconnectReason::TransportError);
-            // PATCH (chat): a message above `ws_max_message_size` closes with 1009 and a log
-            // line, so the client and the operator learn why (was: no close code, no log).
-            if let Error::WsTransport(ws_err) = e {
-                if let tungstenite::Error::Capacity(CapacityError::MessageTooLong { size, max_size }) =
-                    ws_err.as_ref()
-                {
-                    #[cfg(feature = "tracing")]
-                    tracing::warn!(
-                        sid = %socket.id,
-                        size,
-                        max_size,
-                        "websocket message too large: closing the connection with 1009"
-                    );
-                    close_frame
-                        .set(CloseFrame {
-                            code: CloseCode::Size,
-                            reason: format!("message of {size} bytes exceeds {max_size}").into(),
-                        })
-                        .ok();
-                }
-            }
-
-            #[cfg(feature = "tracing")]
-            tracing::debug!("error when handling packet: {:?}", e);
-            engine.close_session(socket.id, reason);
-        }
-        Some(Ok(())) => {
-            #[cfg(feature = "tracing")]
-            tracing::debug!(sid = %socket.id, "ws transport was closed");
-            engine.close_session(socket.id, DisconnectReason::TransportClose);
-        }
-        None => {
-            #[cfg(feature = "tracing")]
-            tracing::debug!(sid = %socket.id, "socket is closing");
+    fn wake(self: Arc<Self>) {
+        if self.run.wake() {
+            tokio::spawn(self.read());
         }
     }
-    #[cfg(feature = "tracing")]
-    tracing::debug!(sid = %socket.id, "ws closed");
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.run.wake() {
+            tokio::spawn(self.clone().read());
+        }
+    }
+}
+
+impl<H: EngineIoHandler, S> WsReader<H, S>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    /// A task's life: reads until nothing is left, then ends (or closes the session).
+    async fn read(self: Arc<Self>) {
+        let waker = Waker::from(self.clone());
+        loop {
+            match self.turn(&waker) {
+                ReadTurn::Parked => return,
+                ReadTurn::Again => tokio::task::yield_now().await,
+                ReadTurn::Done(result) => return self.done(result),
+            }
+        }
+    }
+
+    /// Hands every message ready to the handler, with `waker` registered for the next ones.
+    fn turn(&self, waker: &Waker) -> ReadTurn {
+        let mut cx = Context::from_waker(waker);
+        let mut rx = self.rx.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(stream) = rx.as_mut() else {
+            // Done already: a late wake-up.
+            return ReadTurn::Parked;
+        };
+        let turn = loop {
+            if self.socket.cancellation.is_cancelled() {
+                break ReadTurn::Done(None);
+            }
+            match stream.poll_next_unpin(&mut cx) {
+                Poll::Ready(Some(Ok(msg))) => match on_ws_message(&self.engine, &self.socket, msg) {
+                    Ok(ControlFlow::Continue(())) => {}
+                    Ok(ControlFlow::Break(())) => break ReadTurn::Done(Some(Ok(()))),
+                    Err(e) => break ReadTurn::Done(Some(Err(e))),
+                },
+                Poll::Ready(Some(Err(e))) => break ReadTurn::Done(Some(Err(e.into()))),
+                Poll::Ready(None) => break ReadTurn::Done(Some(Ok(()))),
+                Poll::Pending => {
+                    // Registered before the flag is read: a cancellation after it wakes us.
+                    self.socket.cancellation.register(waker);
+                    if self.socket.cancellation.is_cancelled() {
+                        break ReadTurn::Done(None);
+                    }
+                    return if self.run.park() { ReadTurn::Parked } else { ReadTurn::Again };
+                }
+            }
+        };
+        // Drops the reading half; later wake-ups find nothing to do.
+        *rx = None;
+        turn
+    }
+
+    /// The reader is done (see [`ReadTurn::Done`]): closes the session unless it is closing.
+    fn done(&self, result: Option<Result<(), Error>>) {
+        let (engine, socket) = (&self.engine, &self.socket);
+        match result {
+            Some(Err(ref e)) => {
+                let reason =
+                    Option::<DisconnectReason>::from(e).unwrap_or(DisconnectReason::TransportError);
+                // PATCH (chat): a message above `ws_max_message_size` closes with 1009 and a log
+                // line, so the client and the operator learn why (was: no close code, no log).
+                if let Error::WsTransport(ws_err) = e {
+                    if let tungstenite::Error::Capacity(CapacityError::MessageTooLong { size, max_size }) =
+                        ws_err.as_ref()
+                    {
+                        #[cfg(feature = "tracing")]
+                        tracing::warn!(
+                            sid = %socket.id,
+                            size,
+                            max_size,
+                            "websocket message too large: closing the connection with 1009"
+                        );
+                        self.close_frame
+                            .set(CloseFrame {
+                                code: CloseCode::Size,
+                                reason: format!("message of {size} bytes exceeds {max_size}").into(),
+                            })
+                            .ok();
+                    }
+                }
+
+                #[cfg(feature = "tracing")]
+                tracing::debug!("error when handling packet: {:?}", e);
+                engine.close_session(socket.id, reason);
+            }
+            Some(Ok(())) => {
+                #[cfg(feature = "tracing")]
+                tracing::debug!(sid = %socket.id, "ws transport was closed");
+                engine.close_session(socket.id, DisconnectReason::TransportClose);
+            }
+            None => {
+                #[cfg(feature = "tracing")]
+                tracing::debug!(sid = %socket.id, "socket is closing");
+            }
+        }
+        #[cfg(feature = "tracing")]
+        tracing::debug!(sid = %socket.id, "ws closed");
+    }
 }
 
 /// The part of [`on_init`] that runs once: the websocket handshake and the Engine.IO open or
@@ -314,111 +402,220 @@ fn kept_head(mut parts: Parts) -> Parts {
     parts
 }
 
-/// Forwards all packets received from a websocket to a EngineIo [`Socket`]
-async fn forward_to_handler<H: EngineIoHandler, S>(
+/// Hands a message received from a websocket to the EngineIo [`Socket`]; `Break` once the
+/// session is closed. PATCH (chat): one message, for the reader's turns (was: a loop awaiting
+/// the stream).
+fn on_ws_message<H: EngineIoHandler>(
     engine: &Arc<EngineIo<H>>,
-    mut rx: SplitStream<WebSocketStream<S>>,
     socket: &Arc<Socket<H::Data>>,
-) -> Result<(), Error>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    while let Some(msg) = rx.try_next().await? {
-        match msg {
-            Message::Text(msg) => match Packet::parse(socket.protocol, ws_bytes_to_str(msg))? {
-                Packet::Close => {
-                    #[cfg(feature = "tracing")]
-                    tracing::debug!("[sid={}] closing session", socket.id);
-                    engine.close_session(socket.id, DisconnectReason::TransportClose);
-                    break;
-                }
-                Packet::Pong | Packet::Ping => {
-                    socket.on_heartbeat(engine.config.ping_interval, engine.config.ping_timeout);
-                    Ok::<(), Error>(())
-                }
-                Packet::Message(msg) => {
-                    engine.handler.on_message(msg, socket.clone());
-                    Ok(())
-                }
-                p => return Err(Error::BadPacket(p)),
-            },
-            Message::Binary(mut data) => {
-                if socket.protocol == ProtocolVersion::V3 && !data.is_empty() {
-                    // The first byte is the message type, which we don't need.
-                    data = data.split_off(1);
-                }
-                engine.handler.on_binary(data, socket.clone());
-                Ok(())
-            }
-            Message::Close(_) => {
+    msg: Message,
+) -> Result<ControlFlow<()>, Error> {
+    match msg {
+        Message::Text(msg) => match Packet::parse(socket.protocol, ws_bytes_to_str(msg))? {
+            Packet::Close => {
                 #[cfg(feature = "tracing")]
-                tracing::debug!("websocket closed, closing session");
+                tracing::debug!("[sid={}] closing session", socket.id);
                 engine.close_session(socket.id, DisconnectReason::TransportClose);
-                break;
+                return Ok(ControlFlow::Break(()));
             }
-            _ => {
-                #[cfg(feature = "tracing")]
-                tracing::debug!(sid = ?socket.id, "unexpected ws message");
-                Ok(())
+            Packet::Pong | Packet::Ping => {
+                socket.on_heartbeat(engine.config.ping_interval, engine.config.ping_timeout);
             }
-        }?
+            Packet::Message(msg) => engine.handler.on_message(msg, socket.clone()),
+            p => return Err(Error::BadPacket(p)),
+        },
+        Message::Binary(mut data) => {
+            if socket.protocol == ProtocolVersion::V3 && !data.is_empty() {
+                // The first byte is the message type, which we don't need.
+                data = data.split_off(1);
+            }
+            engine.handler.on_binary(data, socket.clone());
+        }
+        Message::Close(_) => {
+            #[cfg(feature = "tracing")]
+            tracing::debug!("websocket closed, closing session");
+            engine.close_session(socket.id, DisconnectReason::TransportClose);
+            return Ok(ControlFlow::Break(()));
+        }
+        _ => {
+            #[cfg(feature = "tracing")]
+            tracing::debug!(sid = ?socket.id, "unexpected ws message");
+        }
     }
-    Ok(())
+    Ok(ControlFlow::Continue(()))
 }
 
 /// PATCH (chat): how many times the writer lets other tasks run before it writes, while each
-/// time brings more packets (see `forward_to_socket`).
+/// time brings more packets (see `gather`).
 const YIELDS: usize = 4;
 
-/// Forwards all packets waiting to be sent to the websocket
+/// PATCH (chat): the writing half of a websocket session, which has a task only while it has
+/// packets to write (see `crate::on_demand`): its waker, registered with the send queue,
+/// spawns one. Upstream's writer task (`forward_to_socket`) lived as long as the socket.
 ///
-/// The websocket stream is flushed only when the internal channel is drained
-///
-/// PATCH (chat): this future lives as long as the socket, so it is kept small (~1.7 KiB of
-/// task per socket before): each burst taken from the queue is gathered, fed and flushed by a
-/// boxed [`write_burst`], and the one-time lock wait is boxed.
-async fn forward_to_socket<H: EngineIoHandler, S>(
-    socket: Arc<Socket<H::Data>>,
-    mut tx: SplitSink<WebSocketStream<S>, Message>,
+/// The websocket stream is flushed only when the queue is drained.
+struct WsWriter<D: Default + Send + Sync + 'static, S> {
+    socket: Arc<Socket<D>>,
+    /// What the writer keeps between its tasks; taken by the running one.
+    state: Mutex<Option<WriterState<S>>>,
     close_frame: Arc<OnceLock<CloseFrame>>,
     write_delay: std::time::Duration,
-) where
+    run: OnDemand,
+}
+
+struct WriterState<S> {
+    tx: SplitSink<WebSocketStream<S>, Message>,
+    /// With a write delay, when the last write ended (see `gather`).
+    last_write: Option<Instant>,
+    /// The writer has waited for a polling request of the upgrade to end (see `WsWriter::write`).
+    started: bool,
+    /// When the writer last let go of its task.
+    parked_at: Option<Instant>,
+    /// How many times in a row the writer was woken within [`REWAKE`] of letting go.
+    rewakes: u8,
+}
+
+/// PATCH (chat): a writer woken again [`REWAKES`] times in a row, each within this time of
+/// letting go of its task, lingers in the next (see `WsWriter::write`): the engine timer's
+/// longest tick.
+const REWAKE: std::time::Duration = std::time::Duration::from_secs(1);
+const REWAKES: u8 = 2;
+
+impl<D: Default + Send + Sync + 'static, S> Wake for WsWriter<D, S>
+where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    // A polling request that was in progress during the upgrade may still hold the lock.
-    let lock = Box::pin(socket.cancellation.run(socket.internal_rx.lock()));
-    let Some(_internal_rx) = lock.await else {
-        #[cfg(feature = "tracing")]
-        tracing::debug!(sid = %socket.id, "session closed before starting the ws writer");
-        return;
-    };
-
-    // Forward queued packets until the queue is closed or the session is closing.
-    // PATCH (chat): the queue hands over everything it holds at once, and ends when the engine
-    // closes the session (see `crate::queue`).
-    // PATCH (chat): with a write delay, when the last write ended (see `gather`).
-    let mut last_write = None;
-    while let Some(batch) = socket.queue.take().await {
-        let next_write = last_write.map(|at: Instant| at + write_delay);
-        // PATCH (chat): each burst is written by a future of its own, boxed: inline, its
-        // awaits (the wait for more packets, the feeding, the flush) took room in this future
-        // for the socket's whole life (624 -> 336 bytes, task cell 768 -> 512); one small
-        // allocation per write, beside its system call.
-        Box::pin(write_burst(&socket, &mut tx, batch, next_write)).await;
-        if !write_delay.is_zero() {
-            last_write = Some(Instant::now());
+    fn wake(self: Arc<Self>) {
+        if self.run.wake() {
+            tokio::spawn(self.write());
         }
     }
 
-    #[cfg(feature = "tracing")]
-    tracing::trace!(sid = %socket.id, "ws closing flush");
-
-    tx.flush().await.ok();
-    // PATCH (chat): say why, when the reader closed the session for a reason of its own.
-    if let Some(frame) = close_frame.get() {
-        tx.send(Message::Close(Some(frame.clone()))).await.ok();
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.run.wake() {
+            tokio::spawn(self.clone().write());
+        }
     }
-    tx.close().await.ok();
+}
+
+impl<D: Default + Send + Sync + 'static, S> WsWriter<D, S>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    /// Starts the writer of `socket` on the writing half `tx`.
+    fn start(
+        socket: Arc<Socket<D>>,
+        tx: SplitSink<WebSocketStream<S>, Message>,
+        close_frame: Arc<OnceLock<CloseFrame>>,
+        write_delay: std::time::Duration,
+    ) {
+        let state = WriterState {
+            tx,
+            last_write: None,
+            started: false,
+            parked_at: None,
+            rewakes: 0,
+        };
+        let writer = Arc::new(Self {
+            socket,
+            state: Mutex::new(Some(state)),
+            close_frame,
+            write_delay,
+            run: OnDemand::running(),
+        });
+        tokio::spawn(writer.write());
+    }
+
+    fn lock_state(&self) -> std::sync::MutexGuard<'_, Option<WriterState<S>>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A task's life: writes what is queued until the queue is empty, then ends; once the
+    /// queue is closed, says goodbye to the client.
+    async fn write(self: Arc<Self>) {
+        let Some(mut state) = self.lock_state().take() else {
+            return;
+        };
+        let socket = &self.socket;
+        if !state.started {
+            // A polling request that was in progress during the upgrade may still hold the
+            // lock. After it, none takes it (polling refuses a websocket session): the writer
+            // is the queue's one consumer from then on without holding it between turns.
+            let lock = Box::pin(socket.cancellation.run(socket.internal_rx.lock()));
+            if lock.await.is_none() {
+                #[cfg(feature = "tracing")]
+                tracing::debug!(sid = %socket.id, "session closed before starting the ws writer");
+                return;
+            }
+            state.started = true;
+        }
+        let waker = Waker::from(self.clone());
+        // A writer woken again and again soon after it let go of its task keeps the next one
+        // while the socket stays busy (see `SendQueue::poll_linger`); one woken after a quiet
+        // spell or only once more (a socket's first packets, a lone message) lets go as soon
+        // as its queue is empty, its task cell freed for the next one.
+        let rewoken = state.parked_at.is_some_and(|at| at.elapsed() < REWAKE);
+        state.rewakes = if rewoken { state.rewakes.saturating_add(1) } else { 0 };
+        let linger = state.rewakes >= REWAKES;
+        loop {
+            let more = if linger {
+                // With this task's waker.
+                std::future::poll_fn(|cx| socket.queue.poll_linger(cx)).await
+            } else {
+                More::Quiet
+            };
+            let batch = match more {
+                More::Batch(batch) => batch,
+                More::Closed => break,
+                More::Quiet => match socket.queue.poll_take(&mut Context::from_waker(&waker)) {
+                    Poll::Ready(Some(batch)) => batch,
+                    Poll::Ready(None) => break,
+                    Poll::Pending => {
+                        forget_task_waker(&mut state.tx);
+                        state.parked_at = Some(Instant::now());
+                        *self.lock_state() = Some(state);
+                        if self.run.park() {
+                            return;
+                        }
+                        // Woken meanwhile: still the running task, which nobody took the
+                        // state from.
+                        let Some(taken) = self.lock_state().take() else { return };
+                        state = taken;
+                        continue;
+                    }
+                },
+            };
+            let next_write = state.last_write.map(|at: Instant| at + self.write_delay);
+            // PATCH (chat): each burst is written by a future of its own, boxed, so that this
+            // one stays small while it waits.
+            Box::pin(write_burst(socket, &mut state.tx, batch, next_write)).await;
+            if !self.write_delay.is_zero() {
+                state.last_write = Some(Instant::now());
+            }
+        }
+
+        #[cfg(feature = "tracing")]
+        tracing::trace!(sid = %socket.id, "ws closing flush");
+
+        let tx = &mut state.tx;
+        tx.flush().await.ok();
+        // PATCH (chat): say why, when the reader closed the session for a reason of its own.
+        if let Some(frame) = self.close_frame.get() {
+            tx.send(Message::Close(Some(frame.clone()))).await.ok();
+        }
+        tx.close().await.ok();
+    }
+}
+
+/// PATCH (chat): replaces the waker of the task that wrote last, which the websocket keeps
+/// (tokio-tungstenite's write waker proxy), with a no-op one: a task's memory (its 512-byte
+/// cell) lives as long as a waker of it, and the writer's task is about to end. Nothing is
+/// left to flush then, so nothing waits for that waker.
+fn forget_task_waker<S>(tx: &mut SplitSink<WebSocketStream<S>, Message>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let _ = tx.poll_flush_unpin(&mut Context::from_waker(Waker::noop()));
 }
 
 /// PATCH (chat): gathers a burst (see [`gather`]), feeds it to the websocket and flushes.
@@ -699,6 +896,13 @@ mod tests {
         assert!(head.headers.capacity() < 8, "{}", head.headers.capacity());
     }
 
+    /// Resolves once only the test holds `socket`: the session's tasks are gone.
+    async fn only_the_test_holds(socket: &Arc<Socket<()>>) {
+        while Arc::strong_count(socket) > 1 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// A polling request can still hold the lock at the end of an upgrade.
     #[tokio::test]
     async fn writer_waits_for_the_lock_of_a_polling_request() {
@@ -707,18 +911,21 @@ mod tests {
         let (tx, _rx) = server.split();
 
         let polling = socket.internal_rx.lock().await;
-        let writer = tokio::spawn(forward_to_socket::<StubHandler, _>(socket.clone(), tx, Default::default(), Default::default()));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(!writer.is_finished(), "the writer should wait for the lock");
+        WsWriter::start(socket.clone(), tx, Default::default(), Default::default());
+        socket.emit(Str::from("early")).unwrap();
+        let early = tokio::time::timeout(Duration::from_millis(50), client.next()).await;
+        assert!(early.is_err(), "the writer should wait for the lock");
 
         drop(polling);
         socket.emit(Str::from("hello")).unwrap();
-        let msg = tokio::time::timeout(TIMEOUT, client.next())
-            .await
-            .expect("the writer should send the packet")
-            .unwrap()
-            .unwrap();
-        assert_eq!(msg, Message::text("4hello"));
+        for expected in ["4early", "4hello"] {
+            let msg = tokio::time::timeout(TIMEOUT, client.next())
+                .await
+                .expect("the writer should send the packets")
+                .unwrap()
+                .unwrap();
+            assert_eq!(msg, Message::text(expected));
+        }
     }
 
     #[tokio::test]
@@ -728,13 +935,90 @@ mod tests {
         let (tx, _rx) = server.split();
 
         let _polling = socket.internal_rx.lock().await;
-        let writer = tokio::spawn(forward_to_socket::<StubHandler, _>(socket.clone(), tx, Default::default(), Default::default()));
+        WsWriter::start(socket.clone(), tx, Default::default(), Default::default());
         tokio::time::sleep(Duration::from_millis(20)).await;
 
         socket.cancellation.cancel();
-        tokio::time::timeout(TIMEOUT, writer)
+        tokio::time::timeout(TIMEOUT, only_the_test_holds(&socket))
             .await
-            .expect("the writer should stop")
-            .unwrap();
+            .expect("the writer should stop");
+    }
+
+    /// PATCH (chat): an idle writer has no task; the next packet starts one, and the close of
+    /// the queue makes the last one say goodbye.
+    #[tokio::test]
+    async fn writer_comes_back_for_each_burst_and_closes_the_websocket() {
+        let socket = socket();
+        let (server, mut client) = ws_pair().await;
+        let (tx, _rx) = server.split();
+        WsWriter::start(socket.clone(), tx, Default::default(), Default::default());
+
+        for text in ["one", "two"] {
+            socket.emit(Str::from(text)).unwrap();
+            let msg = tokio::time::timeout(TIMEOUT, client.next()).await.unwrap().unwrap().unwrap();
+            assert_eq!(msg, Message::text(format!("4{text}")));
+            // Idle: the writer's waker in the queue holds it, no task does.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            assert!(socket.queue.try_take().is_none());
+        }
+
+        socket.queue.close();
+        let msg = tokio::time::timeout(TIMEOUT, client.next()).await.unwrap().unwrap().unwrap();
+        assert!(matches!(msg, Message::Close(_)), "{msg:?}");
+        tokio::time::timeout(TIMEOUT, only_the_test_holds(&socket))
+            .await
+            .expect("the writer should end once the queue is closed");
+    }
+
+    /// PATCH (chat): an idle reader has no task; the next message starts one, and the
+    /// session's cancellation ends it without a message.
+    #[tokio::test]
+    async fn reader_comes_back_for_each_message_and_stops_with_the_session() {
+        #[derive(Debug, Default)]
+        struct Recorder(Mutex<Vec<String>>);
+        impl EngineIoHandler for Recorder {
+            type Data = ();
+            fn on_connect(self: Arc<Self>, _: Arc<Socket<()>>) {}
+            fn on_disconnect(&self, _: Arc<Socket<()>>, _: DisconnectReason) {}
+            fn on_message(self: &Arc<Self>, msg: Str, _: Arc<Socket<()>>) {
+                self.0.lock().unwrap().push(msg.to_string());
+            }
+            fn on_binary(self: &Arc<Self>, _: Bytes, _: Arc<Socket<()>>) {}
+        }
+        let handler = Arc::new(Recorder::default());
+        let engine = Arc::new(EngineIo::new(handler.clone(), EngineIoConfig::default()));
+        let socket = socket();
+        let (server, mut client) = ws_pair().await;
+        let (_tx, rx) = server.split();
+        let reader = Arc::new(WsReader {
+            engine,
+            socket: socket.clone(),
+            rx: Mutex::new(Some(rx)),
+            close_frame: Default::default(),
+            run: OnDemand::running(),
+        });
+        tokio::spawn(reader.clone().read());
+
+        for (n, text) in ["4one", "4two"].into_iter().enumerate() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            client.send(Message::text(text)).await.unwrap();
+            tokio::time::timeout(TIMEOUT, async {
+                while handler.0.lock().unwrap().len() <= n {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            })
+            .await
+            .expect("the reader should hand the message over");
+        }
+        assert_eq!(*handler.0.lock().unwrap(), ["one", "two"]);
+
+        socket.cancellation.cancel();
+        tokio::time::timeout(TIMEOUT, async {
+            while reader.rx.lock().unwrap().is_some() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the reader should stop with the session and drop its half");
     }
 }
