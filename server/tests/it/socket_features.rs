@@ -280,6 +280,33 @@ async fn members_and_presence_count_people_not_sockets(store: &[&str]) {
     server.stop().await;
 }
 
+/// A client that sends its DISCONNECT packet and closes its websocket at once closes its socket
+/// twice (the packet, then the transport): the disconnect handler, which says who left, must
+/// still find the socket in its rooms (socketioxide removed it at the second close).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_disconnects_and_closes_at_once_is_announced_as_gone() {
+    let server = TestServer::start(&["--no-rate-limits"]).await;
+    let ann = server.user("ann").await;
+    let room = unique_name("g");
+    let mut ann_c = server.connect_user(&ann, Some(&room)).await;
+    next_presence(&mut ann_c).await;
+    for round in 0..8 {
+        let bob = server.user(&format!("bob{round}")).await;
+        let bob_c = server.connect_raw(&bob.token, &room, None).await.expect("connect");
+        assert_eq!(
+            next_presence(&mut ann_c).await,
+            Presence { room: room.clone(), username: bob.username.clone(), joined: true }
+        );
+        bob_c.disconnect_and_close().await;
+        assert_eq!(
+            next_presence(&mut ann_c).await,
+            Presence { room: room.clone(), username: bob.username.clone(), joined: false },
+            "round {round}"
+        );
+    }
+    server.stop().await;
+}
+
 async fn typing_reaches_the_others_throttled_and_is_never_stored(store: &[&str]) {
     let server = TestServer::start(&[&["--no-rate-limits"], store].concat()).await;
     let (ann, bob) = (server.user("ann").await, server.user("bob").await);

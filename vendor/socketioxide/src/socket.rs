@@ -294,6 +294,8 @@ pub struct Socket<A: Adapter = LocalAdapter> {
     ack_sweep_at: AtomicUsize,
     ack_counter: AtomicI64,
     connected: AtomicBool,
+    /// PATCH (chat): set by the first [`Socket::close`]; later ones do nothing.
+    closing: AtomicBool,
     pub(crate) parser: Parser,
     /// The socket id
     pub id: Sid,
@@ -373,6 +375,7 @@ impl<A: Adapter> Socket<A> {
             ack_sweep_at: AtomicUsize::new(ACK_SWEEP_MIN),
             ack_counter: AtomicI64::new(0),
             connected: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
             gated: AtomicBool::new(false),
             gate: Mutex::new(None),
             recovery_pid: std::sync::OnceLock::new(),
@@ -973,7 +976,17 @@ impl<A: Adapter> Socket<A> {
     /// Called when the socket is gracefully disconnected from the server or the client
     ///
     /// It maybe also close when the underlying transport is closed or failed.
+    ///
+    /// PATCH (chat): only the first close of a socket does anything. A client that disconnects
+    /// sends a Socket.IO DISCONNECT packet, then closes its transport, and each closes the
+    /// socket: the second found the disconnect handler taken by the first, still running, and
+    /// removed the socket from its rooms at once, so the handler, which the removal is deferred
+    /// for, could find its rooms empty (chat-server's "left" notice was lost when the transport's
+    /// close ran before the handler).
     pub(crate) fn close(self: Arc<Self>, reason: DisconnectReason) {
+        if self.closing.swap(true, Ordering::AcqRel) {
+            return;
+        }
         self.set_connected(false);
 
         let disconnect_handler = { self.disconnect_handler.lock().unwrap().take() };

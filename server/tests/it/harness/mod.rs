@@ -781,4 +781,12 @@ impl RawClient {
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
     }
+
+    /// Leaves as socket.io-client's `disconnect()` does: a Socket.IO DISCONNECT packet and the
+    /// websocket's close frame, here in one write, so the server reads both at once.
+    pub async fn disconnect_and_close(mut self) {
+        self.ws.feed(Message::text("41")).await.expect("websocket feed");
+        self.ws.feed(Message::Close(None)).await.expect("websocket feed");
+        self.ws.flush().await.expect("websocket flush");
+    }
 }
