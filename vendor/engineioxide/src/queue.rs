@@ -251,7 +251,6 @@ impl SendQueue {
             return Poll::Ready(More::Closed);
         }
         if std::mem::take(&mut state.quiet) {
-            state.lingering = false;
             return Poll::Ready(More::Quiet);
         }
         state.lingering = true;
@@ -271,8 +270,7 @@ impl SendQueue {
         self.rx_waker.wake();
     }
 
-    /// PATCH (chat): the consumer lets go of its task ([`SendQueue::poll_linger`] said `Quiet`
-    /// and it registered another waker with [`SendQueue::poll_take`]).
+    /// Whether the consumer waits in [`SendQueue::poll_linger`].
     #[cfg(test)]
     fn is_lingering(&self) -> bool {
         self.lock().lingering
