@@ -202,12 +202,6 @@ where
             tokio::spawn(self.read());
         }
     }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        if self.run.wake() {
-            tokio::spawn(self.clone().read());
-        }
-    }
 }
 
 impl<H: EngineIoHandler, S> WsReader<H, S>
@@ -488,12 +482,6 @@ where
     fn wake(self: Arc<Self>) {
         if self.run.wake() {
             tokio::spawn(self.write());
-        }
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        if self.run.wake() {
-            tokio::spawn(self.clone().write());
         }
     }
 }
