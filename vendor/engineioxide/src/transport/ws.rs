@@ -228,10 +228,9 @@ where
             // Done already: a late wake-up.
             return ReadTurn::Parked;
         };
+        // Cancellation is heeded only once nothing is ready (as `Cancellation::run` did around
+        // upstream's reader): what the client sent before a shutdown is still read and answered.
         let turn = loop {
-            if self.socket.cancellation.is_cancelled() {
-                break ReadTurn::Done(None);
-            }
             match stream.poll_next_unpin(&mut cx) {
                 Poll::Ready(Some(Ok(msg))) => match on_ws_message(&self.engine, &self.socket, msg) {
                     Ok(ControlFlow::Continue(())) => {}
