@@ -7,7 +7,10 @@ use std::time::Duration;
 use harness::{PASSWORD, QUIET, TestServer, WAIT};
 use reqwest::StatusCode;
 use serde_json::json;
-use shared::{api, errors, events, payload::ChatMessage};
+use shared::{
+    api, errors, events,
+    payload::{Ack, ChatMessage},
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_messages_and_tokens_survive_a_restart() {
@@ -56,58 +59,102 @@ async fn users_messages_and_tokens_survive_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shutdown_in_the_middle_of_a_burst_stores_every_acked_message() {
-    // Large enough that the server is still reading it when the shutdown lands (2000 was
-    // read and stored whole before the shutdown in 1 CI run of 4 once idle sockets had no
-    // tasks and reading got faster).
     const BURST: usize = 4000;
-    let s = TestServer::start(&["--no-rate-limits"]).await;
-    let alice = s.user("burst").await;
-    let mut raw = s.connect_raw(&alice.token, "burst", None).await.expect("raw connect");
-    for i in 0..BURST {
-        raw.send_text(&format!(r#"42{i}["chat.message","m{i}"]"#)).await;
+    // Sent in chunks, reading what comes back between them, so that the server is still
+    // reading the burst when the shutdown begins (a burst written at once is read whole in a
+    // few milliseconds, before the first ack).
+    const CHUNK: usize = 50;
+    // Each message brings back an ack and its broadcast: room for all of them, so that this
+    // client is never disconnected as too slow.
+    let buffer = (3 * BURST).to_string();
+    let mut server = Some(TestServer::start(&["--no-rate-limits", "--socket-buffer", &buffer]).await);
+    let alice = server.as_ref().expect("server").user("burst").await;
+    let mut raw =
+        server.as_ref().expect("server").connect_raw(&alice.token, "burst", None).await.expect("raw connect");
+    let (mut packets, mut stopping, mut sent_before_stop) = (Vec::new(), None, 0);
+    'burst: for chunk in (0..BURST).collect::<Vec<_>>().chunks(CHUNK) {
+        for i in chunk {
+            if !raw.try_send_text(&format!(r#"42{i}["chat.message","m{i}"]"#)).await {
+                break 'burst;
+            }
+        }
+        packets.extend(raw.packets_until_closed(Duration::from_millis(2)).await);
+        // SIGTERM's path once the first ack is back.
+        if stopping.is_none() && packets.iter().any(|p: &String| p.starts_with('3')) {
+            sent_before_stop = chunk[chunk.len() - 1] + 1;
+            stopping = server.take().map(|s| tokio::spawn(s.stop()));
+        }
     }
-    // SIGTERM's path once the first ack is back, while the server is still in the burst.
-    let mut packets = Vec::new();
-    let deadline = std::time::Instant::now() + WAIT;
-    while !packets.iter().any(|p: &String| p.starts_with('3')) {
-        assert!(std::time::Instant::now() < deadline, "no acks for the burst: {packets:?}");
-        packets.extend(raw.packets_until_closed(Duration::from_millis(20)).await);
-    }
-    let stopping = tokio::spawn(s.stop());
+    let stopping = stopping.expect("no ack came back for the whole burst");
     packets.extend(raw.packets_until_closed(Duration::from_secs(20)).await);
     let dir = stopping.await.expect("stop");
-    let (mut acked, mut refused) = (Vec::new(), 0);
+    assert!(sent_before_stop < BURST, "the shutdown began in the middle of the burst");
+    // Ack ids are the burst's indexes. Refusals go out at once and acks once stored, so they
+    // interleave on the wire; a socket's full event queue refuses too, as it should.
+    let mut answers: Vec<Option<Answer>> = vec![None; BURST];
     for packet in packets {
         let Some(rest) = packet.strip_prefix('3') else { continue };
         let start = rest.find('[').expect("ack args");
-        let ack: Vec<serde_json::Value> = serde_json::from_str(&rest[start..]).expect("ack json");
-        match ack[0]["success"].as_bool() {
-            Some(true) => acked.push(ack[0]["id"].as_str().expect("id").to_owned()),
-            _ => refused += 1,
-        }
+        let index: usize = rest[..start].parse().expect("ack id");
+        let ack: Vec<Ack<serde_json::Value>> = serde_json::from_str(&rest[start..]).expect("ack json");
+        let answer = match (ack[0].success, &ack[0].data, ack[0].error.as_deref()) {
+            (true, Some(data), _) => Answer::Stored(data["id"].as_str().expect("id").to_owned()),
+            (false, _, Some(errors::RATE_LIMITED)) => Answer::Busy,
+            (false, _, Some(errors::SERVICE_UNAVAILABLE)) => Answer::Closing,
+            _ => panic!("unexpected ack for message {index}: {rest}"),
+        };
+        assert!(answers[index].replace(answer).is_none(), "message {index} answered twice");
     }
+    let answered = answers.iter().take_while(|a| a.is_some()).count();
+    let answers: Vec<Answer> = answers.into_iter().flatten().collect();
+    let count = |kind: fn(&Answer) -> bool| answers.iter().filter(|a| kind(a)).count();
     eprintln!(
-        "of {BURST}: {} acked, {refused} refused, {} unanswered",
-        acked.len(),
-        BURST - acked.len() - refused
+        "of {BURST}: {} stored, {} refused as busy, {} refused at shutdown, {} unanswered",
+        count(|a| matches!(a, Answer::Stored(_))),
+        count(|a| matches!(a, Answer::Busy)),
+        count(|a| matches!(a, Answer::Closing)),
+        BURST - answered
     );
-    assert!(acked.len() < BURST, "the shutdown came in the middle of the burst");
-    // Everything was written before the shutdown began, so the server read it all: each
-    // message was either acked (stored) or refused, none left without an answer.
-    assert_eq!(acked.len() + refused, BURST, "messages dropped without an answer");
+    // Every message read while the socket was open has one answer: the answered ones have no
+    // holes (what was read after the socket closed has none, which tells its client "unknown,
+    // send again"). Messages are handled in the order they were read: once the shutdown began,
+    // none is stored.
+    assert_eq!(answers.len(), answered, "message {answered} unanswered while a later one was answered");
+    let first_closing = answers.iter().position(|a| matches!(a, Answer::Closing)).unwrap_or(answered);
+    let last_stored = answers.iter().rposition(|a| matches!(a, Answer::Stored(_)));
+    assert!(
+        last_stored.is_some_and(|last| last < first_closing),
+        "stored after the shutdown: {last_stored:?}"
+    );
 
     let s = TestServer::start_in(dir, &["--no-rate-limits", "--history", &BURST.to_string()]).await;
     let mut again = s.connect(&alice.token, Some("burst")).await.expect("reconnect");
     let mut stored = Vec::new();
     while let Some(args) = again.try_next_args(events::CHAT_MESSAGE, QUIET).await {
-        stored.push(serde_json::from_value::<ChatMessage>(args[0].clone()).expect("message").id);
+        stored.push(serde_json::from_value::<ChatMessage>(args[0].clone()).expect("message"));
     }
-    let unique: std::collections::HashSet<&String> = stored.iter().collect();
-    assert_eq!(unique.len(), stored.len(), "a message stored twice");
-    let missing: Vec<&String> = acked.iter().filter(|id| !unique.contains(id)).collect();
-    assert!(missing.is_empty(), "{} acked messages are not in history", missing.len());
+    let ids: std::collections::HashSet<&str> = stored.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids.len(), stored.len(), "a message stored twice");
+    for (i, answer) in answers.iter().enumerate() {
+        let in_history = match answer {
+            Answer::Stored(id) => ids.contains(id.as_str()),
+            Answer::Busy | Answer::Closing => stored.iter().any(|m| m.message == format!("m{i}")),
+        };
+        assert_eq!(in_history, matches!(answer, Answer::Stored(_)), "message {i}: {answer:?}");
+    }
     again.disconnect().await;
     s.stop().await;
+}
+
+/// How the server answered one message of the burst.
+#[derive(Clone, Debug)]
+enum Answer {
+    /// Acked with the stored message's id.
+    Stored(String),
+    /// Refused: the socket's event queue was full.
+    Busy,
+    /// Refused: the shutdown had begun.
+    Closing,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

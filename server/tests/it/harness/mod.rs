@@ -625,6 +625,12 @@ impl RawClient {
         self.ws.send(Message::text(text)).await.expect("websocket send");
     }
 
+    /// [`Self::send_text`] to a server that may have closed the connection: `false` once it is
+    /// gone.
+    pub async fn try_send_text(&mut self, text: &str) -> bool {
+        self.ws.send(Message::text(text)).await.is_ok()
+    }
+
     pub async fn send_binary(&mut self, bytes: Vec<u8>) {
         self.ws.send(Message::binary(bytes)).await.expect("websocket send");
     }
