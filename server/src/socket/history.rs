@@ -35,12 +35,13 @@ use serde::Serialize;
 use shared::{
     defaults::RESUME_LEN,
     events,
-    payload::{ChatMessage, Gap},
+    payload::{ChatMessage, Gap, SystemMessage},
 };
 use socketioxide::{BroadcastError, SendError, SocketError, SocketIo, adapter::Adapter, extract::SocketRef};
 use tokio::sync::{Mutex as AsyncMutex, oneshot};
 use tokio_util::task::TaskTracker;
 
+use super::notices::Notices;
 use crate::store::{
     Message, Store, StoreError, Window,
     writer::{MessageWriter, Stored},
@@ -78,7 +79,9 @@ pub struct Route {
 }
 
 impl Route {
-    async fn send<A: Adapter>(&self, io: &SocketIo<A>) {
+    /// Broadcasts the message, after the join notices pending in its rooms.
+    async fn send<A: Adapter>(&self, io: &SocketIo<A>, notices: &Notices) {
+        notices.flush(io, &self.rooms).await;
         match &self.offset {
             Some(offset) => broadcast(io, self.event, &self.rooms, &(&self.payload, offset)).await,
             None => broadcast(io, self.event, &self.rooms, &self.payload).await,
@@ -146,6 +149,8 @@ pub struct History {
     tasks: TaskTracker,
     /// Connection state recovery is on: every chat message carries its id as an offset.
     offsets: bool,
+    /// Join notices waiting to go out with others, which the room's messages must not overtake.
+    notices: Arc<Notices>,
 }
 
 impl History {
@@ -161,7 +166,14 @@ impl History {
         offsets: bool,
     ) -> Self {
         let rooms = (!shared).then(Mutex::default);
-        Self { store, writer, len, rooms, store_failing: AtomicBool::new(false), tasks, offsets }
+        let notices = Notices::new(tasks.clone());
+        Self { store, writer, len, rooms, store_failing: AtomicBool::new(false), tasks, offsets, notices }
+    }
+
+    /// Tells `room` (as `chat.message`) that someone joined, coalesced with the room's other
+    /// join notices in a storm of joins (see [`super::notices`]).
+    pub async fn notice<A: Adapter>(&self, io: &SocketIo<A>, room: &str, notice: SystemMessage) {
+        self.notices.send(io, room, notice).await;
     }
 
     /// How a room's new `message` goes out.
@@ -229,7 +241,7 @@ impl History {
             Err(e) => tracing::warn!(room, "history unavailable: {e}"),
         }
         let stored = self.writer.enqueue(message).await;
-        route.send(io).await;
+        route.send(io, &self.notices).await;
         stored
     }
 
@@ -246,7 +258,7 @@ impl History {
             return self.publish_shared(io, message, route, order).await;
         }
         let stored = self.writer.enqueue(message).await;
-        route.send(io).await;
+        route.send(io, &self.notices).await;
         stored
     }
 
@@ -266,14 +278,14 @@ impl History {
         let previous = order.0.lock().unwrap_or_else(|p| p.into_inner()).replace(next);
         // Known to fail: not worth a timeout's wait before every live message.
         let wait_for_store = !self.store_failing.load(Ordering::Relaxed);
-        let io = io.clone();
+        let (io, notices) = (io.clone(), self.notices.clone());
         self.tasks.spawn(async move {
             // `Ok`: the write's outcome, known before the broadcast; `Err`: still pending.
             let early = if wait_for_store { Ok(written(stored).await) } else { Err(stored) };
             if let Some(previous) = previous {
                 let _ = previous.await;
             }
-            route.send(&io).await;
+            route.send(&io, &notices).await;
             let _ = sent.send(());
             let result = match early {
                 Ok(result) => result,

@@ -24,6 +24,7 @@ pub mod chat;
 pub mod direct;
 pub mod event;
 pub mod history;
+pub mod notices;
 pub mod paging;
 pub mod presence;
 pub mod recovery;

@@ -11,7 +11,7 @@ use socketioxide::adapter::Adapter;
 use super::{
     chat_rooms,
     event::{Answer, ClientEvent, Cx, FromArgs},
-    history::{self, Resume},
+    history::Resume,
     presence, send_error,
 };
 
@@ -99,7 +99,7 @@ pub async fn enter<A: Adapter>(cx: &Cx<A>, room: &str, resume: Resume<'_>) {
     if !matches!(resume, Resume::Recovered(_)) && !cx.state.config.no_join_notices {
         let sent = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let notice = SystemMessage::joined(&cx.session.username, room, sent);
-        history::broadcast(&cx.io, events::CHAT_MESSAGE, &[room.to_owned()], &notice).await;
+        cx.state.history.notice(&cx.io, room, notice).await;
     }
     presence::joined(cx, room);
     if let Some(admin) = &cx.session.admin {

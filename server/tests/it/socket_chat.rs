@@ -4,7 +4,7 @@
 
 use crate::harness;
 
-use harness::{QUIET, TestServer, WAIT, eventually, loopback, random_object_id};
+use harness::{NOTICE, QUIET, TestServer, WAIT, eventually, loopback, random_object_id};
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -204,8 +204,10 @@ async fn the_write_delay_holds_back_only_a_write_right_behind_another() {
     let (alice, bob) = (s.user("alice").await, s.user("bob").await);
     let mut b = s.connect_user(&bob, None).await;
     let a = s.connect_user(&alice, None).await;
-    // Bob's last write (alice's join notice and presence) is more than a delay behind.
-    while b.next_event(events::CHAT_PRESENCE, WAIT).await["username"] != alice.username.as_str() {}
+    // Bob's last write (alice's join notice, which can wait for the room's notice window) is
+    // more than a delay behind.
+    let alice_joined = shared::notices::user_joined(&alice.username, defaults::ROOM);
+    while b.next_event(NOTICE, WAIT).await["message"] != alice_joined.as_str() {}
     sleep(delay + Duration::from_millis(200)).await;
 
     let asked = Instant::now();

@@ -324,6 +324,45 @@ async fn join_notices_follow_the_replay_reach_the_whole_room_and_are_never_store
     s.stop().await;
 }
 
+/// Joins right behind one another are noticed together at the end of the room's window
+/// (`socket::notices`), every one of them and in order, and a joiner who speaks at once has
+/// its notice go out before its message, to everyone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_notices_in_a_storm_all_come_in_order_and_before_the_joiners_messages() {
+    let s = TestServer::start(&["--no-rate-limits"]).await;
+    let users = [s.user("alice").await, s.user("bob").await, s.user("carol").await, s.user("dave").await];
+    let mut a = s.connect_user(&users[0], Some("storm")).await;
+    assert_joined(next_line(&mut a).await, &users[0].username, "storm");
+    let _b = s.connect_user(&users[1], Some("storm")).await;
+    let _c = s.connect_user(&users[2], Some("storm")).await;
+    let mut d = s.connect_user(&users[3], Some("storm")).await;
+    let id = d.send("first words").await;
+    for user in &users[1..] {
+        assert_joined(next_line(&mut a).await, &user.username, "storm");
+    }
+    assert_eq!(next_line(&mut a).await.expect("Dave's message after his notice").id, id);
+    // A notice goes to the room as it is when it goes out: Dave, who joined in the same window,
+    // may see Bob and Carol come in too (in order), then his own notice, then his message.
+    let mut earlier = users[1..3].iter();
+    loop {
+        let notice = next_line(&mut d).await.expect_err("notices before Dave's message");
+        if notice.message == shared::notices::user_joined(&users[3].username, "storm") {
+            break;
+        }
+        assert!(
+            earlier.any(|u| notice.message == shared::notices::user_joined(&u.username, "storm")),
+            "{notice:?}"
+        );
+    }
+    assert_eq!(next_line(&mut d).await.expect("his own message after his notice").id, id);
+
+    // A join right after those, with no message to send it along: at the window's end.
+    let erin = s.user("erin").await;
+    let _e = s.connect_user(&erin, Some("storm")).await;
+    assert_joined(next_line(&mut a).await, &erin.username, "storm");
+    s.stop().await;
+}
+
 /// `--no-join-notices`: no system line on any join, while the joiner still gets its replay and
 /// the room still gets `chat.presence`.
 async fn without_join_notices_a_join_reaches_the_room_as_presence_alone(store: &[&str]) {
