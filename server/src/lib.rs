@@ -12,6 +12,7 @@ pub mod client_addr;
 pub mod config;
 pub mod http;
 pub mod logging;
+pub mod memory;
 pub mod socket;
 pub mod state;
 pub mod store;
@@ -270,6 +271,7 @@ impl Serving {
                 }
             }
         });
+        let trimmer = tokio::spawn(memory::trim_after_bursts());
         // Node's http server sets TCP_NODELAY; without it small chat frames wait on Nagle.
         let listener = listener.tap_io(|tcp| {
             if let Err(e) = tcp.set_nodelay(true) {
@@ -294,6 +296,7 @@ impl Serving {
             .await;
 
         sweeper.abort();
+        trimmer.abort();
         if let Some(stats) = stats {
             stats.abort();
         }
