@@ -29,7 +29,7 @@ use tokio_util::task::TaskTracker;
 use super::history::broadcast;
 
 /// How long after a room's last notices the next ones wait at most.
-pub const NOTICE_WINDOW: Duration = Duration::from_secs(1);
+const NOTICE_WINDOW: Duration = Duration::from_secs(1);
 
 /// Rooms whose last notice is kept before idle ones are forgotten.
 const MAX_ROOMS: usize = 4096;
@@ -52,6 +52,7 @@ struct Room {
 }
 
 impl Notices {
+    /// No notice pending anywhere; the tasks that send a window's notices go in `tasks`.
     pub fn new(tasks: TaskTracker) -> Arc<Self> {
         Arc::new(Self { rooms: Mutex::default(), tasks })
     }
