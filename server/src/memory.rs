@@ -30,12 +30,10 @@ pub async fn trim_after_bursts() {
             every.tick().await;
             let now = socketioxide::socket::broadcast_deliveries();
             if now == last && now - trimmed_at >= BURST && trimmed.elapsed() >= MIN_INTERVAL {
-                trimmed_at = now;
-                let started = std::time::Instant::now();
+                (trimmed, trimmed_at) = (tokio::time::Instant::now(), now);
                 // SAFETY: malloc_trim only releases free memory; it takes the allocator's locks.
                 let released = tokio::task::spawn_blocking(|| unsafe { libc::malloc_trim(0) }).await;
-                tracing::debug!(?released, elapsed = ?started.elapsed(), "trimmed the heap after a burst");
-                trimmed = tokio::time::Instant::now();
+                tracing::debug!(?released, elapsed = ?trimmed.elapsed(), "trimmed the heap after a burst");
             }
             last = now;
         }
