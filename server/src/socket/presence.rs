@@ -115,8 +115,9 @@ pub fn joined<A: Adapter>(cx: &Cx<A>, room: &str) {
     let (socket, user_room) = (cx.socket.clone(), format!("{USER_ROOM_PREFIX}{}", cx.session.user_id));
     let (io, room, username) = (cx.io.clone(), room.to_owned(), cx.session.username.clone());
     cx.state.tasks.spawn(async move {
-        if !any_in_room(|| socket.to(user_room.clone()), &room).await {
-            announce(&io, &room, &username, true).await;
+        let rooms = [room];
+        if !in_rooms(|| socket.to(user_room.clone()), &rooms).await[0] {
+            announce(&io, &rooms[0], &username, true).await;
         }
     });
 }
@@ -137,32 +138,39 @@ pub fn left<A: Adapter>(
     }
     let (io, user_room, username) = (io.clone(), format!("{USER_ROOM_PREFIX}{user_id}"), username.to_owned());
     tasks.spawn(async move {
-        for room in rooms {
-            if !any_in_room(|| io.to(user_room.clone()), &room).await {
-                announce(&io, &room, &username, false).await;
-            }
+        let still = in_rooms(|| io.to(user_room.clone()), &rooms).await;
+        for (room, _) in rooms.iter().zip(still).filter(|(_, still)| !still) {
+            announce(&io, room, &username, false).await;
         }
     });
 }
 
-/// Whether any of the sockets `select` names is in `room`: how many there are, with and without
-/// those in `room`. `rooms()` of a user's sockets, which this replaced, read every room name of
-/// every one of them: with 200 sockets per user (`chat-bench --users 50`, 10 000 clients) 28% of
-/// the server's CPU while they connected; this is 1.5%. An adapter that fails answers `false`: a
+/// For each of `rooms`, whether any of the sockets `select` names is in it: how many there
+/// are (one request, none more when there are none), and how many outside each room.
+/// `rooms()` of a user's sockets, which this replaced, read every room name of every one of
+/// them: with 200 sockets per user (`chat-bench --users 50`, 10 000 clients) 28% of the
+/// server's CPU while they connected; this is 1.5%. An adapter that fails answers `false`: a
 /// repeated presence event is better than a missing one.
-async fn any_in_room<A: Adapter>(select: impl Fn() -> BroadcastOperators<A>, room: &str) -> bool {
-    let counts = async {
-        let all = select().fetch_sockets().await?.len();
-        let outside = select().except(room.to_owned()).fetch_sockets().await?.len();
-        Ok::<_, A::Error>(all > outside)
+async fn in_rooms<A: Adapter>(select: impl Fn() -> BroadcastOperators<A>, rooms: &[String]) -> Vec<bool> {
+    let failed = |room: &str, e: &dyn std::fmt::Display| {
+        tracing::debug!(room, "presence lookup failed: {e}");
+        false
     };
-    match counts.await {
-        Ok(any) => any,
-        Err(e) => {
-            tracing::debug!(room, "presence lookup failed: {e}");
-            false
-        }
+    let all = match select().fetch_sockets().await {
+        Ok(all) => all.len(),
+        Err(e) => return rooms.iter().map(|room| failed(room, &e)).collect(),
+    };
+    let mut found = Vec::with_capacity(rooms.len());
+    for room in rooms {
+        found.push(match all {
+            0 => false,
+            _ => match select().except(room.clone()).fetch_sockets().await {
+                Ok(outside) => all > outside.len(),
+                Err(e) => failed(room, &e),
+            },
+        });
     }
+    found
 }
 
 /// Tells `room` that `username` came (`joined`) or went.
