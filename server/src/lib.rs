@@ -272,6 +272,7 @@ impl Serving {
             }
         });
         let trimmer = tokio::spawn(memory::trim_after_bursts());
+        let upkeep = tokio::spawn(telemetry::upkeep());
         // Node's http server sets TCP_NODELAY; without it small chat frames wait on Nagle.
         let listener = listener.tap_io(|tcp| {
             if let Err(e) = tcp.set_nodelay(true) {
@@ -297,6 +298,7 @@ impl Serving {
 
         sweeper.abort();
         trimmer.abort();
+        upkeep.abort();
         if let Some(stats) = stats {
             stats.abort();
         }
