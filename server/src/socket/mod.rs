@@ -82,6 +82,8 @@ pub struct Session<A: Adapter> {
     pub admin: Option<Arc<Admin>>,
     /// Released when the socket is dropped.
     _slot: Option<ConnectionSlot>,
+    /// Tells the heap trimmer when the socket is dropped.
+    _freed: crate::memory::FreedOnDrop,
 }
 
 impl<A: Adapter> Session<A> {
@@ -106,6 +108,7 @@ impl<A: Adapter> Session<A> {
             shutdown: state.shutdown.clone(),
             admin: state.admin.clone(),
             _slot: slot,
+            _freed: crate::memory::FreedOnDrop,
         }
     }
 
