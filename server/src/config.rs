@@ -104,9 +104,9 @@ pub struct Config {
     pub write_delay_ms: u64,
 
     /// Do not tell a room each time someone enters it (chapter 15's `User "alice" joined room
-    /// "dev"` system line, sent to every socket in the room). Each join then costs one delivery
-    /// instead of one per member: in big rooms, and when many clients reconnect at once after a
-    /// restart, the notices are most of the work and flood every screen. `chat.presence` (a
+    /// "dev"` system line, sent to every socket in the room; joins within a second of the
+    /// room's last line share the next one). Each join then costs one delivery instead of one
+    /// per member, for rooms whose members come and go all the time. `chat.presence` (a
     /// person's first socket in a room) is still sent; the book's client just shows no line.
     #[arg(long, env = "CHAT_NO_JOIN_NOTICES", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_join_notices: bool,

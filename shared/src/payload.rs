@@ -111,7 +111,7 @@ impl RoomAck {
 /// Server → room `chat.message` without `username`: a notice from the server itself, such as
 /// a join (chapter 15 of the book; its client renders a message without a username as a
 /// system line). Never stored, never replayed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SystemMessage {
     pub message: String,
     #[serde(default)]
@@ -123,6 +123,10 @@ pub struct SystemMessage {
     /// Not `username`, which would make the notice a chat message to the book's client.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub joined: Option<String>,
+    /// Ours, on the one notice that stands for several people joining within one notice
+    /// window (see [`crate::notices::users_joined`]): all of them, in the order they came.
+    #[serde(default, rename = "joinedMany", skip_serializing_if = "Vec::is_empty")]
+    pub joined_many: Vec<String>,
 }
 
 impl SystemMessage {
@@ -133,6 +137,18 @@ impl SystemMessage {
             room: room.to_owned(),
             sent,
             joined: Some(username.to_owned()),
+            joined_many: Vec::new(),
+        }
+    }
+
+    /// The notice that several people, `usernames` (at least two, distinct), joined `room`.
+    pub fn joined_many(usernames: Vec<String>, room: &str, sent: String) -> Self {
+        Self {
+            message: crate::notices::users_joined(&usernames, room),
+            room: room.to_owned(),
+            sent,
+            joined: None,
+            joined_many: usernames,
         }
     }
 }

@@ -1100,7 +1100,12 @@ impl App {
     /// counts as nothing unread. Ours name who joined: weechat's `-->` line, or none when join
     /// and part lines are off.
     fn on_notice(&mut self, notice: SystemMessage) {
-        let notice = match notice.joined.clone() {
+        let who = match (&notice.joined, notice.joined_many.as_slice()) {
+            (Some(who), _) => Some(who.clone()),
+            (None, []) => None,
+            (None, many) => Some(shared::notices::name_list(many, str::to_owned)),
+        };
+        let notice = match who {
             Some(_) if !self.show_join_part => return,
             Some(who) => SystemMessage { message: format!("--> {who} joined #{}", notice.room), ..notice },
             None => notice,
@@ -1717,18 +1722,22 @@ mod tests {
         ));
 
         // Joins come as the server's notice, parts as presence; both can be hidden.
-        let notice = |who: &str| SystemMessage {
-            message: shared::notices::user_joined(who, "public"),
-            room: "public".into(),
-            sent: String::new(),
-            joined: Some(who.into()),
+        let notice = |who: &str| SystemMessage::joined(who, "public", String::new());
+        // Several at once (a storm of joins) come as one line.
+        let many = |names: &[&str]| {
+            SystemMessage::joined_many(names.iter().map(|n| n.to_string()).collect(), "public", String::new())
         };
         app.update(Event::Net(NetEvent::Notice(notice("carl"))));
         let left = Presence { room: "public".into(), username: "carl".into(), joined: false };
         app.update(Event::Net(NetEvent::Presence(left.clone())));
+        app.update(Event::Net(NetEvent::Notice(many(&["eve", "finn"]))));
         let all = kinds(&app.rooms[0]);
-        assert_eq!(all[all.len() - 2..], ["* --> carl joined #public", "* <-- carl left #public"]);
+        assert_eq!(
+            all[all.len() - 3..],
+            ["* --> carl joined #public", "* <-- carl left #public", "* --> eve and finn joined #public"]
+        );
         app.show_join_part = false;
+        app.update(Event::Net(NetEvent::Notice(many(&["gus", "hal"]))));
         app.update(Event::Net(NetEvent::Notice(notice("dora"))));
         app.update(Event::Net(NetEvent::Presence(Presence { username: "dora".into(), ..left })));
         assert_eq!(kinds(&app.rooms[0]), all);
@@ -2122,7 +2131,7 @@ mod tests {
                 message: text.into(),
                 room: room.into(),
                 sent: String::new(),
-                joined: None,
+                ..SystemMessage::default()
             })
         };
         app.update(Event::Net(notice("User \"bob\" joined room \"dev\"", "dev")));

@@ -99,7 +99,7 @@ fn net_event() -> impl Strategy<Value = NetEvent> {
     );
     prop_oneof![
         4 => message,
-        1 => (text(), room()).prop_map(|(message, room)| NetEvent::Notice(SystemMessage { message, room, sent: String::new(), joined: None })),
+        1 => (text(), room()).prop_map(|(message, room)| NetEvent::Notice(SystemMessage { message, room, ..SystemMessage::default() })),
         1 => text().prop_map(NetEvent::ServerError),
         1 => Just(NetEvent::Connected { socket_id: Some("sid".into()) }),
         1 => Just(NetEvent::Connecting),

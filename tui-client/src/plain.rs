@@ -211,7 +211,7 @@ mod tests {
             message: "User \"bob\" joined\u{7}".into(),
             room: String::new(),
             sent: String::new(),
-            joined: None,
+            ..SystemMessage::default()
         };
         assert_eq!(format_notice(&notice, "public"), "[public] * User \"bob\" joined\\u{7}");
     }

@@ -270,7 +270,7 @@ mod tests {
             message,
             room: "public".into(),
             sent,
-            joined: None,
+            ..SystemMessage::default()
         })));
         let (_, rows) = draw(&app);
         let last = rows[2].trim_end();
