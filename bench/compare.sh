@@ -12,7 +12,10 @@
 # to one socket, to show what that delay buys and costs. The idle loads also run with
 # `--no-join-notices` (name chat-server-nj): without chapter 15's join notice, which the Node
 # baseline (the seeds' protocol) does not send and which costs each connect one delivery per
-# member of its room.
+# member of its room. The websocket message loads and the idle loads also run on
+# socketioxide-baseline (bench/src/bin/socketioxide-baseline.rs): the Node baseline's protocol
+# on chat-server's own socket layer with nothing else (no store, history or notices), so a run
+# shows what the socket layer alone costs beside the whole of chat-server.
 #
 # Reports (JSON per load and server), the sweep SVG and the servers' logs go to
 # target/bench/<time>/; the table is printed and written there as compare.md.
@@ -20,7 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-full}"
 
-cargo build --release -q -p chat-server -p chat-bench
+cargo build --release -q -p chat-server -p chat-bench --bins
 (cd bench/node-baseline && npm ci --no-audit --no-fund --silent)
 # Ten thousand sockets on each side of one machine.
 ulimit -n "$(ulimit -Hn)"
@@ -46,6 +49,9 @@ start_server() {
             ;;
         node)
             JWT_SECRET="$secret" PORT=0 node bench/node-baseline/server.mjs 2>"$log" &
+            ;;
+        socketioxide)
+            JWT_SECRET="$secret" PORT=0 target/release/socketioxide-baseline 2>"$log" &
             ;;
     esac
     PID=$!
@@ -93,7 +99,7 @@ loads=(
 for entry in "${loads[@]}"; do
     load="${entry%%:*}"
     servers=(chat-server node)
-    [[ "$load" == *polling ]] || servers+=(chat-server-wd0)
+    [[ "$load" == *polling ]] || servers+=(chat-server-wd0 socketioxide)
     for name in "${servers[@]}"; do
         # shellcheck disable=SC2086 # the arguments are meant to split
         measure "${load//\//-}" "$name" ${entry#*:} --users 50
@@ -102,7 +108,7 @@ done
 
 if [[ "$mode" == full ]]; then
     for n in 5000 10000; do
-        for name in chat-server chat-server-nj node; do
+        for name in chat-server chat-server-nj socketioxide node; do
             measure "idle-$n" "$name" --clients "$n" --rooms 50 --messages 0 --users 50 --hold-secs 3
         done
     done
@@ -142,6 +148,10 @@ fi
     for load in idle-5000 idle-10000; do
         [[ -f "$out/$load.chat-server-nj.json" ]] || continue
         "$bench" compare --load "${names[$load]}, no join notices" "$out/$load.chat-server-nj.json" "$out/$load.node.json"
+    done
+    for load in 200-10-50ms 1000-50-20ms 1000-10-10ms idle-5000 idle-10000; do
+        [[ -f "$out/$load.socketioxide.json" ]] || continue
+        "$bench" compare --load "${names[$load]}, socketioxide baseline" "$out/$load.socketioxide.json" "$out/$load.node.json"
     done
     if [[ -f "$out/replay.chat-server.txt" ]]; then
         echo
