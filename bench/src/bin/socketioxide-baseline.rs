@@ -6,6 +6,12 @@
 //! cost is the socket layer (what no change of ours to the chat can take off) and how much
 //! is the chat. It exists only to be measured; nothing here is for production.
 //!
+//! It does less than the seeds' protocol asks, as any plain socketioxide server does, so its
+//! figures are what the layer could give at best: socketioxide runs each event in a task of
+//! its own, so one client's messages go out of order once the machine is busy (chat-bench
+//! counts them: 1.8 million at 1000 / 50 / 20 ms on 2 cores), and a socket whose send buffer
+//! is full silently loses what does not fit (chat-server disconnects it instead).
+//!
 //!   PORT=0 HOST=127.0.0.1 JWT_SECRET=… socketioxide-baseline   → prints `listening on http://HOST:PORT`
 
 use std::{
