@@ -1,6 +1,6 @@
 //! Keeps chat-bench working: short runs of the real binary against a real chat-server on port 0
-//! (in this process, so `--pid` reads this process) and, when `bench/node-baseline` has its npm
-//! packages, against the Node baseline. Small loads: this checks the tool, not the servers'
+//! (in this process, so `--pid` reads this process), against the socketioxide baseline and,
+//! when `bench/node-baseline` has its npm packages, against the Node baseline. Small loads: this checks the tool, not the servers'
 //! speed (`bench/compare.sh` does that).
 
 use std::{
@@ -161,4 +161,34 @@ async fn chat_bench_measures_the_node_baseline() {
     let report: Report = bench(strings(&args)).await;
     assert_clean(&report);
     assert!(report.points[0].deliveries_per_server_cpu_sec.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_bench_measures_the_socketioxide_baseline() {
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_socketioxide-baseline"))
+        .env("PORT", "0")
+        .env("JWT_SECRET", "smoke-test-secret-smoke-test-secret")
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start socketioxide-baseline");
+    let mut stderr = tokio::io::BufReader::new(server.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    tokio::io::AsyncBufReadExt::read_line(&mut stderr, &mut line).await.expect("read the address");
+    let url = line.trim().rsplit(' ').next().expect("listening on URL").to_owned();
+    let pid = server.id().expect("pid").to_string();
+    let args =
+        ["--url", &url, "--pid", &pid, "--quiet", "--clients", "12", "--rooms", "3", "--messages", "10"];
+    let report: Report = bench(strings(&args)).await;
+    assert_eq!((report.connected, report.connect_failures), (12, 0));
+    // Every message to every member of its room once, nowhere else. Not necessarily in order:
+    // socketioxide runs each event in a task of its own (see the binary's docs).
+    let p = &report.points[0];
+    assert_eq!(
+        (p.delivered, p.lost, p.duplicated, p.misrouted, p.disconnects),
+        (p.expected, 0, 0, 0, 0),
+        "{p:?}"
+    );
+    assert_eq!(p.expected, 120 * 4);
+    assert!(p.deliveries_per_server_cpu_sec.is_some());
 }
