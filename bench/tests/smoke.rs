@@ -137,41 +137,11 @@ async fn chat_bench_measures_a_chat_server_and_draws_its_sweep() {
     let _ = stop.send(());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chat_bench_measures_the_node_baseline() {
-    let baseline = Path::new(env!("CARGO_MANIFEST_DIR")).join("node-baseline");
-    if !baseline.join("node_modules").exists() {
-        eprintln!("skipped: run `npm ci` in {} (scripts/test.sh does)", baseline.display());
-        return;
-    }
-    let mut node = tokio::process::Command::new("node")
-        .arg(baseline.join("server.mjs"))
-        .env("PORT", "0")
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start node");
-    let mut stderr = tokio::io::BufReader::new(node.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    tokio::io::AsyncBufReadExt::read_line(&mut stderr, &mut line).await.expect("read the address");
-    let url = line.trim().rsplit(' ').next().expect("listening on URL").to_owned();
-    let pid = node.id().expect("pid").to_string();
-    let args =
-        ["--url", &url, "--pid", &pid, "--quiet", "--clients", "12", "--rooms", "3", "--messages", "10"];
-    let report: Report = bench(strings(&args)).await;
-    assert_clean(&report);
-    assert!(report.points[0].deliveries_per_server_cpu_sec.is_some());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chat_bench_measures_the_socketioxide_baseline() {
-    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_socketioxide-baseline"))
-        .env("PORT", "0")
-        .env("JWT_SECRET", "smoke-test-secret-smoke-test-secret")
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start socketioxide-baseline");
+/// Starts a baseline server (`command`, with `PORT=0`), and runs a small load on it once it
+/// says where it listens; the load's report.
+async fn small_load_on(mut command: tokio::process::Command) -> Report {
+    let mut server =
+        command.env("PORT", "0").stderr(Stdio::piped()).kill_on_drop(true).spawn().expect("start the server");
     let mut stderr = tokio::io::BufReader::new(server.stderr.take().expect("stderr"));
     let mut line = String::new();
     tokio::io::AsyncBufReadExt::read_line(&mut stderr, &mut line).await.expect("read the address");
@@ -179,7 +149,28 @@ async fn chat_bench_measures_the_socketioxide_baseline() {
     let pid = server.id().expect("pid").to_string();
     let args =
         ["--url", &url, "--pid", &pid, "--quiet", "--clients", "12", "--rooms", "3", "--messages", "10"];
-    let report: Report = bench(strings(&args)).await;
+    bench(strings(&args)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_bench_measures_the_node_baseline() {
+    let baseline = Path::new(env!("CARGO_MANIFEST_DIR")).join("node-baseline");
+    if !baseline.join("node_modules").exists() {
+        eprintln!("skipped: run `npm ci` in {} (scripts/test.sh does)", baseline.display());
+        return;
+    }
+    let mut node = tokio::process::Command::new("node");
+    node.arg(baseline.join("server.mjs"));
+    let report = small_load_on(node).await;
+    assert_clean(&report);
+    assert!(report.points[0].deliveries_per_server_cpu_sec.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_bench_measures_the_socketioxide_baseline() {
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_socketioxide-baseline"));
+    server.env("JWT_SECRET", "smoke-test-secret-smoke-test-secret");
+    let report = small_load_on(server).await;
     assert_eq!((report.connected, report.connect_failures), (12, 0));
     // Every message to every member of its room once, nowhere else. Not necessarily in order:
     // socketioxide runs each event in a task of its own (see the binary's docs).
