@@ -78,7 +78,7 @@ pub struct Config {
 
     /// Packets queued per socket before it counts as too slow and is disconnected (never a
     /// silent drop).
-    #[arg(long, env = "CHAT_SOCKET_BUFFER", default_value_t = 4096)]
+    #[arg(long, env = "CHAT_SOCKET_BUFFER", default_value_t = shared::defaults::SOCKET_BUFFER)]
     pub socket_buffer: usize,
 
     /// Milliseconds between the Engine.IO pings the server sends each client (socket.io's
@@ -99,7 +99,7 @@ pub struct Config {
     /// out the rest of this delay, and what is queued meanwhile joins the same write. A busy
     /// socket then writes a burst at a time, for far less CPU per delivered message, at most
     /// this much later; a quiet one loses no time. 0: every wake-up writes at once.
-    #[arg(long, env = "CHAT_WRITE_DELAY_MS", default_value_t = 5,
+    #[arg(long, env = "CHAT_WRITE_DELAY_MS", default_value_t = shared::defaults::WRITE_DELAY_MS,
           value_parser = clap::value_parser!(u64).range(0..=1_000))]
     pub write_delay_ms: u64,
 

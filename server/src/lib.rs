@@ -69,10 +69,6 @@ const HASH_QUEUE_WAIT: Duration = Duration::from_secs(10);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How often idle rate-limiter entries are dropped.
 const LIMITER_SWEEP: Duration = Duration::from_secs(60);
-/// What a websocket reads at a time, and keeps allocated per socket while idle (engineioxide
-/// asks for 4 KiB). A frame longer than this still arrives in one read: tungstenite reserves a
-/// frame's whole length once its header is in. Chat frames are a few hundred bytes.
-const WS_READ_BUFFER: usize = 1024;
 
 /// Serves HTTP and Socket.IO on `listener` until `shutdown` resolves: [`Server::open`] then
 /// [`Server::serve`].
@@ -166,7 +162,7 @@ impl Server {
             .ping_interval(Duration::from_millis(config.ping_interval_ms))
             .ping_timeout(Duration::from_millis(config.ping_timeout_ms))
             .ws_write_delay(Duration::from_millis(config.write_delay_ms))
-            .ws_read_buffer_size(WS_READ_BUFFER)
+            .ws_read_buffer_size(shared::defaults::WS_READ_BUFFER)
             .max_payload(config.max_frame_bytes as u64)
             .ws_max_message_size(config.max_frame_bytes)
             .ws_max_frame_size(config.max_frame_bytes);

@@ -1,4 +1,5 @@
-//! Defaults both sides agree on.
+//! Defaults both sides agree on, and chat-server's socket settings that chat-bench's
+//! socketioxide baseline runs with too.
 
 /// Port `chat-server` listens on and `chat-tui` connects to.
 pub const PORT: u16 = 3001;
@@ -29,3 +30,12 @@ pub const TYPING_EXPIRES_SECS: u64 = 6;
 /// A client sends `chat.typing` for one room at most this often, in seconds (the server drops
 /// faster ones).
 pub const TYPING_EVERY_SECS: u64 = 3;
+/// Packets queued per socket before the server counts it as too slow (`--socket-buffer`).
+pub const SOCKET_BUFFER: usize = 4096;
+/// Least milliseconds between two writes to one websocket (`--write-delay-ms`).
+pub const WRITE_DELAY_MS: u64 = 5;
+/// What a server's websocket reads at a time, and keeps allocated per socket while idle
+/// (engineioxide asks for 4 KiB). A frame longer than this still arrives in one read:
+/// tungstenite reserves a frame's whole length once its header is in. Chat frames are a few
+/// hundred bytes.
+pub const WS_READ_BUFFER: usize = 1024;

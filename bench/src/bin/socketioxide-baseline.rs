@@ -34,13 +34,6 @@ use socketioxide::{
     handler::ConnectHandler,
 };
 
-/// chat-server's defaults (`--write-delay-ms`, `--socket-buffer`, and its websocket read
-/// buffer), so that the socket layer measured here is the one chat-server runs. With
-/// socketioxide's own buffer of 128 packets a socket silently loses what overflows it.
-const WRITE_DELAY: Duration = Duration::from_millis(5);
-const SOCKET_BUFFER: usize = 4096;
-const WS_READ_BUFFER: usize = 1024;
-
 /// Users by name (id and password) and names by id. Passwords are kept as they came:
 /// logins are never measured on this server.
 #[derive(Default)]
@@ -169,9 +162,12 @@ async fn main() -> anyhow::Result<()> {
     let (layer, io) = SocketIo::builder()
         .with_state(app.clone())
         .req_path(api::SOCKET_IO_PATH)
-        .max_buffer_size(SOCKET_BUFFER)
-        .ws_write_delay(WRITE_DELAY)
-        .ws_read_buffer_size(WS_READ_BUFFER)
+        // chat-server's defaults, so that the socket layer measured here is the one chat-server
+        // runs. With socketioxide's own buffer of 128 packets a socket silently loses what
+        // overflows it.
+        .max_buffer_size(defaults::SOCKET_BUFFER)
+        .ws_write_delay(Duration::from_millis(defaults::WRITE_DELAY_MS))
+        .ws_read_buffer_size(defaults::WS_READ_BUFFER)
         .build_layer();
     io.ns("/", on_connect.with(authenticate));
     let router = Router::new()
